@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import jax
 import jax.numpy as jnp
 from jax.scipy.special import gammaln
 
@@ -124,9 +125,11 @@ def weibull_pdf_adstock(
 # ---------------------------------------------------------------------------- saturation
 def hill(x: Array, half_saturation: Array, slope: Array) -> Array:
     """Hill curve ``x**S / (x**S + K**S)``; equals 1/2 at ``x = K``."""
-    # Written as a logistic in log space: stable for x = 0 and large slopes.
+    # Written as a logistic in log space: stable for x = 0 and large slopes. `sigmoid` (not
+    # 1 / (1 + exp(-r))) keeps the gradient finite where exp(-r) overflows, e.g. x = 0 and
+    # slope > ~11, whose NaN would survive the `where` and poison NUTS.
     log_ratio = slope * (jnp.log(jnp.maximum(x, 1e-30)) - jnp.log(half_saturation))
-    return jnp.where(x > 0, 1.0 / (1.0 + jnp.exp(-log_ratio)), 0.0)
+    return jnp.where(x > 0, jax.nn.sigmoid(log_ratio), 0.0)
 
 
 def logistic(x: Array, lam: Array) -> Array:
