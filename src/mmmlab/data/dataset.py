@@ -23,7 +23,9 @@ def infer_frequency(dates: pd.DatetimeIndex, source: str = "dataset") -> str:
     Raises `DatasetError` naming the first irregular step when the spacing is not regular.
     """
     if len(dates) < 2:
-        raise DatasetError(f"{source}: need at least 2 dates to infer the frequency, got {len(dates)}")
+        raise DatasetError(
+            f"{source}: need at least 2 dates to infer the frequency, got {len(dates)}"
+        )
     steps = np.diff(dates.values).astype("timedelta64[D]").astype(int)
     median = int(np.median(steps))
     if median == 1:
@@ -289,7 +291,8 @@ class Dataset:
         if not 0 < end_train <= end_val <= end_test <= n:
             raise DatasetError(
                 f"split: windows train=..{end_train}, validation=..{end_val}, test=..{end_test} "
-                f"do not fit in {n} rows; each window needs at least one row and they must be ordered"
+                f"do not fit in {n} rows; each window needs at least one row and they must be "
+                "ordered"
             )
         parts = [(0, end_train), (end_train, end_val), (end_val, end_test)]
         windows = [self._rows(a, b) if b > a else None for a, b in parts]
@@ -326,23 +329,36 @@ class Dataset:
         a = 0 if start is None else int(out.dates.searchsorted(pd.Timestamp(start), side="left"))
         b = out.n_time if end is None else int(out.dates.searchsorted(pd.Timestamp(end), "right"))
         if b - a < 2:
-            raise DatasetError(f"select: {start}..{end} keeps {max(b - a, 0)} rows; need at least 2")
+            raise DatasetError(
+                f"select: {start}..{end} keeps {max(b - a, 0)} rows; need at least 2"
+            )
         return out if (a, b) == (0, out.n_time) else out._rows(a, b)
 
     def aggregate(self, period: str) -> Dataset:
         """Sum spend, exposure and target (mean of controls) to 'W' (weeks ending Sunday) or 'M'.
 
-        Partial first or last periods (fewer source rows than the typical period) are dropped.
+        Partial first or last periods (fewer source rows than the period holds: 7 days a week,
+        28-31 days a month, 4 weeks a month) are dropped.
         """
         if period not in _PERIOD_CODES:
             raise DatasetError(f"aggregate: period must be 'W' or 'M', got {period!r}")
+        step = FREQUENCIES[self.frequency]
+        if period == "W" and step > 7:
+            raise DatasetError(f"aggregate: {self.frequency} data cannot be split into weeks")
         labels = self.dates.to_period(_PERIOD_CODES[period])
         codes, uniques = pd.factorize(labels, sort=True)
         counts = np.bincount(codes)
-        typical = np.median(counts)
+        starts = uniques.to_timestamp(how="start")
+        days = (uniques.to_timestamp(how="end").normalize() - starts).days.to_numpy() + 1
+        full = days // step  # source rows in a complete period
         keep = np.ones(len(uniques), dtype=bool)
         for edge in (0, len(uniques) - 1):
-            keep[edge] = counts[edge] >= typical
+            keep[edge] = counts[edge] >= full[edge]
+        if keep.sum() < 2:
+            raise DatasetError(
+                f"aggregate: only {int(keep.sum())} complete '{period}' period(s) in "
+                f"{self.dates[0].date()}..{self.dates[-1].date()}; need at least 2"
+            )
         n = len(uniques)
 
         def reduce(a: np.ndarray | None, how: str) -> np.ndarray | None:

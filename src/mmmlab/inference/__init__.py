@@ -1,0 +1,7 @@
+"""Inference: NUTS (compiled once per shape), MAP and SVI; diagnostics; saving and loading."""
+
+from mmmlab.inference.diagnostics import Diagnostics
+from mmmlab.inference.fit import Components, Fit, fit
+from mmmlab.inference.nuts import NutsSettings
+
+__all__ = ["Components", "Diagnostics", "Fit", "NutsSettings", "fit"]

@@ -1,0 +1,99 @@
+"""Convergence diagnostics over a posterior's free parameters, and how long the fit took."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import arviz as az
+import numpy as np
+
+RHAT_WARN = 1.01
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Summary of one fit's convergence and cost.
+
+    max_rhat : largest rank-normalised split R-hat over every free parameter element
+    min_ess_bulk, min_ess_tail : smallest bulk / tail effective sample size
+    divergences : divergent transitions after warmup, all chains
+    min_bfmi : smallest energy Bayesian fraction of missing information over chains
+    compile_s, sample_s : seconds compiling and sampling (apart)
+    ess_per_s : min_ess_bulk per second of fit time (compile + sampling)
+    num_chains, num_draws : posterior draws per chain; method : 'nuts' | 'map' | 'svi'
+    """
+
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    divergences: int
+    min_bfmi: float
+    compile_s: float
+    sample_s: float
+    ess_per_s: float
+    num_chains: int
+    num_draws: int
+    method: str
+
+    @property
+    def converged(self) -> bool:
+        return self.max_rhat < RHAT_WARN and self.divergences == 0
+
+    def warnings(self) -> list[str]:
+        """Plain-language warnings a user should read before trusting the fit."""
+        out = []
+        if self.method != "nuts":
+            out.append(f"{self.method} fit: point estimate or approximation, not full NUTS")
+            return out
+        if not self.max_rhat < RHAT_WARN:
+            out.append(
+                f"max R-hat {self.max_rhat:.3f} > {RHAT_WARN}: chains disagree; run longer "
+                "(more warmup/samples) or simplify the model"
+            )
+        if self.divergences > 0:
+            out.append(
+                f"{self.divergences} divergent transitions: raise target_accept (e.g. 0.95) "
+                "or tighten priors"
+            )
+        if self.min_ess_bulk < 100 * self.num_chains:
+            out.append(f"low bulk ESS {self.min_ess_bulk:.0f}: intervals are imprecise")
+        if self.min_bfmi < 0.3:
+            out.append(f"low BFMI {self.min_bfmi:.2f}: the sampler explores the tails poorly")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Diagnostics:
+        return cls(**{k: (math.nan if v is None else v) for k, v in raw.items()})
+
+
+def convergence(draws: dict[str, np.ndarray]) -> tuple[float, float, float]:
+    """(max R-hat, min bulk ESS, min tail ESS) over every element of every site.
+
+    draws : site -> array (chain, draw, *shape).
+    """
+    data = {k: np.asarray(v) for k, v in draws.items()}
+    if next(iter(data.values())).shape[1] < 4:
+        return math.nan, math.nan, math.nan
+    rhat = az.rhat(data)
+    bulk = az.ess(data, method="bulk")
+    tail = az.ess(data, method="tail")
+
+    def reduce(ds, fn) -> float:
+        values = [float(fn(ds[k].values)) for k in ds.data_vars]
+        return fn(np.asarray(values))
+
+    return reduce(rhat, np.nanmax), reduce(bulk, np.nanmin), reduce(tail, np.nanmin)
+
+
+def bfmi(energy: np.ndarray) -> float:
+    """Smallest E-BFMI over chains; energy (chain, draw)."""
+    energy = np.asarray(energy)
+    num = np.square(np.diff(energy, axis=1)).mean(axis=1)
+    den = np.var(energy, axis=1)
+    return float(np.min(num / np.where(den > 0, den, np.nan)))

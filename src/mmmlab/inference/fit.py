@@ -1,0 +1,314 @@
+"""`fit(dataset, config, seed)` and the `Fit` value it returns."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mmmlab.data import Dataset, DatasetError
+from mmmlab.inference.diagnostics import Diagnostics, bfmi, convergence
+from mmmlab.inference.nuts import NutsSettings, constrain, run_nuts
+from mmmlab.models.config import ModelConfig
+from mmmlab.models.mmm import (
+    ModelData,
+    Scaling,
+    Structure,
+    components,
+    mean_of,
+    mmm,
+    prepare,
+    scaled_target,
+    structure_of,
+)
+
+Method = Literal["nuts", "map", "svi"]
+PARTS = ("baseline", "trend", "seasonality", "controls")
+
+
+@dataclass(frozen=True)
+class Components:
+    """Posterior draws of the mean's additive parts, in the target's units.
+
+    parts : name -> (S, T, G) for baseline, trend, seasonality, controls
+    media : (S, T, G, C) contribution of each channel
+    mean : (S, T, G) expected target; S = chains × draws.
+    """
+
+    parts: dict[str, np.ndarray]
+    media: np.ndarray
+    mean: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Fit:
+    """A fitted MMM: posterior draws, settings, scaling, diagnostics and the training data.
+
+    posterior : site -> (chain, draw, *shape) on the model scale
+    sample_stats : name -> (chain, draw) sampler statistics (empty for map/svi)
+    train : the Dataset the model was fitted on
+    """
+
+    config: ModelConfig
+    train: Dataset
+    scaling: Scaling
+    posterior: dict[str, np.ndarray]
+    sample_stats: dict[str, np.ndarray]
+    diagnostics: Diagnostics
+    method: str
+    seed: int
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def structure(self) -> Structure:
+        return structure_of(self.config, self.train.channels, self.train.n_geos)
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return self.train.channels
+
+    @property
+    def num_draws(self) -> int:
+        first = next(iter(self.posterior.values()))
+        return int(first.shape[0] * first.shape[1])
+
+    def flat_posterior(self) -> dict[str, np.ndarray]:
+        """site -> (S, *shape) with chains stacked."""
+        return {k: v.reshape((-1,) + v.shape[2:]) for k, v in self.posterior.items()}
+
+    def _check_window(self, dataset: Dataset) -> None:
+        if dataset.channels != self.train.channels or dataset.geos != self.train.geos:
+            raise DatasetError(
+                f"dataset '{dataset.name}': channels {dataset.channels} / geos {dataset.geos} "
+                f"differ from the fitted ones {self.train.channels} / {self.train.geos}"
+            )
+        if dataset.control_names != self.train.control_names:
+            raise DatasetError(
+                f"dataset '{dataset.name}': controls {dataset.control_names} differ from the "
+                f"fitted ones {self.train.control_names}"
+            )
+
+    def components(self, dataset: Dataset | None = None, media_scale: float = 1.0) -> Components:
+        """Additive parts for `dataset` (default: the training window), target units.
+
+        Any later window works: its adstock starts from the spend before it, and its time
+        index continues from training. `media_scale` multiplies all media (what-if spend).
+        """
+        dataset = self.train if dataset is None else dataset
+        self._check_window(dataset)
+        data = prepare(dataset, self.config, self.scaling)
+        if media_scale != 1.0:
+            data = data._replace(media=data.media * media_scale)
+        out = _evaluate(self.structure)(self.flat_posterior(), data)
+        y_scale = self.scaling.y_scale
+        return Components(
+            parts={k: np.asarray(out[k]) * y_scale for k in PARTS},
+            media=np.asarray(out["media"]) * y_scale[:, None],
+            mean=np.asarray(out["mean"]) * y_scale,
+        )
+
+    def predict(self, dataset: Dataset | None = None, seed: int = 0) -> np.ndarray:
+        """Posterior predictive draws (S, T, G) of the target for `dataset`, target units."""
+        comp = self.components(dataset)
+        post = self.flat_posterior()
+        sigma = np.asarray(post["sigma"]).reshape(len(comp.mean), -1)[:, None, :]
+        rng = np.random.default_rng(seed)
+        noise = rng.standard_normal(comp.mean.shape)
+        if self.config.likelihood == "student_t":
+            nu = np.asarray(post["nu"]).reshape(-1, 1, 1)
+            noise = rng.standard_t(np.broadcast_to(nu, comp.mean.shape))
+        return comp.mean + noise * sigma * self.scaling.y_scale
+
+    def roas(self, dataset: Dataset | None = None):
+        """ROAS and marginal ROAS per channel (see `mmmlab.analysis.roas`)."""
+        from mmmlab.analysis.roas import roas_table
+
+        return roas_table(self, dataset)
+
+    def save(self, directory: str) -> None:
+        """Write posterior (NetCDF), config and metadata (JSON) and the training data."""
+        from mmmlab.inference.serialize import save_fit
+
+        save_fit(self, directory)
+
+
+_EVALUATORS: dict[str, Callable] = {}
+
+
+def _evaluate(s: Structure) -> Callable:
+    """Compiled ``(flat posterior, data) -> parts`` for a structure (cached per structure)."""
+    if s.key not in _EVALUATORS:
+
+        def one(params: dict, data: ModelData) -> dict:
+            parts = components(params, data, s)
+            return {**parts, "mean": mean_of(parts)}
+
+        _EVALUATORS[s.key] = jax.jit(jax.vmap(one, in_axes=(0, None)))
+    return _EVALUATORS[s.key]
+
+
+def check_rows(train: Dataset, config: ModelConfig) -> None:
+    """Refuse data too short for the model it would fit."""
+    n_coef = train.n_channels * 2 + train.n_controls + 2 * config.yearly_seasonality + 3
+    need = max(n_coef + 5, config.l_max + 5)
+    if train.n_time < need:
+        raise DatasetError(
+            f"dataset '{train.name}': {train.n_time} periods are too few for this model "
+            f"(~{n_coef} coefficients per geo; need at least {need}). Use more history, fewer "
+            "channels or controls, or fewer seasonality modes."
+        )
+    flat = np.ptp(train.target, axis=0) == 0
+    if flat.any():
+        geo = train.geos[int(np.argmax(flat))]
+        raise DatasetError(f"dataset '{train.name}': target is constant in geo {geo!r}")
+
+
+def fit(
+    dataset: Dataset,
+    config: ModelConfig | None = None,
+    seed: int = 0,
+    method: Method = "nuts",
+    num_warmup: int = 1000,
+    num_samples: int = 1000,
+    num_chains: int = 2,
+    target_accept: float = 0.85,
+    max_tree_depth: int = 10,
+    dense_mass: bool = True,
+    progress: bool | Callable[[int, int], None] = False,
+) -> Fit:
+    """Fit the additive MMM to `dataset`.
+
+    Parameters
+    ----------
+    dataset : the training window (T, G, C)
+    config : model components and priors (default `ModelConfig()`)
+    seed : the random seed; equal seeds give equal posteriors
+    method : 'nuts' (full posterior), 'map' (posterior mode, seconds) or 'svi' (mean-field
+        variational approximation)
+    num_warmup, num_samples, num_chains, target_accept, max_tree_depth, dense_mass : NUTS
+    progress : True for a progress bar, or a callback ``progress(done, total)``
+    """
+    config = ModelConfig() if config is None else config
+    check_rows(dataset, config)
+    scaling = Scaling.fit(dataset, config)
+    s = structure_of(config, dataset.channels, dataset.n_geos)
+    data = prepare(dataset, config, scaling)
+    y = scaled_target(dataset, scaling)
+
+    def model(data: ModelData, y: jnp.ndarray | None = None) -> None:
+        mmm(data, s, y)
+
+    rng_key = jax.random.PRNGKey(seed)
+    if method == "nuts":
+        settings = NutsSettings(
+            num_warmup=num_warmup,
+            num_samples=num_samples,
+            num_chains=num_chains,
+            target_accept=target_accept,
+            max_tree_depth=max_tree_depth,
+            dense_mass=dense_mass,
+        )
+        with _progress_bar(progress, "NUTS") as callback:
+            run = run_nuts(rng_key, s.key, model, (data, y), settings, callback)
+        posterior = constrain(s.key, model, (data, y), settings, run.z)
+        posterior = {k: np.asarray(v) for k, v in posterior.items()}
+        stats = {k: np.asarray(v) for k, v in run.stats._asdict().items()}
+        rhat, ess_bulk, ess_tail = convergence(posterior)
+        total_s = run.compile_s + run.sample_s
+        diagnostics = Diagnostics(
+            max_rhat=rhat,
+            min_ess_bulk=ess_bulk,
+            min_ess_tail=ess_tail,
+            divergences=int(stats["diverging"].sum()),
+            min_bfmi=bfmi(stats["energy"]),
+            compile_s=run.compile_s,
+            sample_s=run.sample_s,
+            ess_per_s=ess_bulk / total_s if total_s > 0 else float("nan"),
+            num_chains=num_chains,
+            num_draws=num_samples,
+            method="nuts",
+        )
+        settings_json: dict[str, Any] = settings._asdict()
+    elif method in ("map", "svi"):
+        from mmmlab.inference.optimize import fit_map, fit_svi
+
+        t0 = time.perf_counter()
+        runner = fit_map if method == "map" else fit_svi
+        posterior = runner(rng_key, s.key, model, (data, y), num_draws=num_samples)
+        elapsed = time.perf_counter() - t0
+        stats = {}
+        first = next(iter(posterior.values()))
+        diagnostics = Diagnostics(
+            max_rhat=float("nan"),
+            min_ess_bulk=float("nan"),
+            min_ess_tail=float("nan"),
+            divergences=0,
+            min_bfmi=float("nan"),
+            compile_s=0.0,
+            sample_s=elapsed,
+            ess_per_s=float("nan"),
+            num_chains=int(first.shape[0]),
+            num_draws=int(first.shape[1]),
+            method=method,
+        )
+        settings_json = {"num_samples": num_samples}
+    else:
+        raise ValueError(f"method must be 'nuts', 'map' or 'svi', got {method!r}")
+    return Fit(
+        config=config,
+        train=dataset,
+        scaling=scaling,
+        posterior=posterior,
+        sample_stats=stats,
+        diagnostics=diagnostics,
+        method=method,
+        seed=seed,
+        settings=settings_json,
+    )
+
+
+class _progress_bar:
+    """Context manager: a Rich progress bar (with ETA) or a user callback, or nothing."""
+
+    def __init__(self, progress: bool | Callable[[int, int], None], label: str) -> None:
+        self.progress, self.label, self._bar = progress, label, None
+
+    def __enter__(self) -> Callable[[int, int], None] | None:
+        if callable(self.progress):
+            return self.progress
+        if not self.progress:
+            return None
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            transient=True,
+        )
+        self._bar.start()
+        task = self._bar.add_task(f"{self.label} (compiling on first use)", total=None)
+
+        def update(done: int, total: int) -> None:
+            self._bar.update(task, completed=done, total=total, description=self.label)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()

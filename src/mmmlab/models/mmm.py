@@ -1,0 +1,339 @@
+"""The additive Bayesian MMM: one NumPyro function for fitting, prediction and simulation.
+
+``y[t, g] = intercept[g] + trend[t] + seasonality[t] + controls[t, g] @ gamma
+            + sum_c beta[g, c] * saturation_c(adstock_c(x[:, g, c]))[t] + noise[t, g]``
+
+National data is the one-geo case. With several geos, intercept and noise are per geo and the
+channel effects are pooled across geos (non-centred log-normal spread around `beta`); adstock
+and saturation shapes, trend, seasonality and control effects are shared.
+
+Everything runs on the model scale fixed by `Scaling` (from the training window): target over
+its per-geo mean, media over its per-geo, per-channel mean, controls standardised, time in
+units of the training length. `ModelData` carries arrays only, so one compiled sampler serves
+every dataset of the same shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+
+from mmmlab.data import Dataset
+from mmmlab.models.config import ModelConfig
+from mmmlab.transforms import (
+    ADSTOCK_PARAMS,
+    SATURATION_PARAMS,
+    adstock_weights,
+    convolve_lags,
+    saturation,
+)
+
+Array = jnp.ndarray
+
+
+class ModelData(NamedTuple):
+    """Arrays the model reads, on the model scale (a JAX pytree; shapes are the cache key).
+
+    media : (L - 1 + T, G, C), the window's media with L - 1 history rows in front
+    fourier : (T, F) seasonality features
+    controls : (T, G, K) standardised controls
+    t : (T,) time in units of the training length, 0 at the training start
+    changepoints : (n_cp,) changepoint locations on the `t` scale
+    """
+
+    media: Array
+    fourier: Array
+    controls: Array
+    t: Array
+    changepoints: Array
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """How data maps to the model scale; fixed on the training window and reused everywhere.
+
+    y_scale : (G,) target divisor per geo; media_scale : (G, C) media divisor;
+    control_mean, control_std : (G, K); t_origin : time_index of the training start;
+    t_span : number of training periods; changepoints : (n_cp,) on the `t` scale.
+    """
+
+    y_scale: np.ndarray
+    media_scale: np.ndarray
+    control_mean: np.ndarray
+    control_std: np.ndarray
+    t_origin: int
+    t_span: int
+    changepoints: np.ndarray
+
+    @classmethod
+    def fit(cls, train: Dataset, config: ModelConfig) -> Scaling:
+        """Scaling from the training window."""
+        y_scale = np.abs(train.target).mean(axis=0)
+        y_scale = np.where(y_scale > 0, y_scale, 1.0)
+        media = train.media
+        per_geo = media.mean(axis=0)  # (G, C)
+        overall = media.mean(axis=(0, 1))  # (C,)
+        overall = np.where(overall > 0, overall, 1.0)
+        media_scale = np.where(per_geo > 0, per_geo, overall)
+        mean = train.controls.mean(axis=0)
+        std = train.controls.std(axis=0)
+        std = np.where(std > 0, std, 1.0)
+        n = config.n_changepoints if config.trend == "piecewise" else 0
+        changepoints = np.linspace(0.0, 1.0, n + 2)[1:-1]
+        return cls(
+            y_scale=y_scale,
+            media_scale=media_scale,
+            control_mean=mean,
+            control_std=std,
+            t_origin=int(train.time_index[0]),
+            t_span=max(train.n_time, 1),
+            changepoints=changepoints,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Scaling:
+        arrays = {"y_scale", "media_scale", "control_mean", "control_std", "changepoints"}
+        return cls(**{k: np.asarray(v, dtype=float) if k in arrays else v for k, v in raw.items()})
+
+
+def fourier_features(dates: Any, frequency: str, config: ModelConfig) -> np.ndarray:
+    """Seasonality features (T, F): yearly modes, plus weekly modes for daily data."""
+    dates = np.asarray(dates, dtype="datetime64[D]")
+    days = dates.astype(np.int64).astype(float)  # days since 1970-01-01
+    cols = []
+    periods = [(365.25, config.yearly_seasonality)]
+    if frequency == "daily":
+        periods.append((7.0, config.weekly_seasonality))
+    for period, n_modes in periods:
+        for k in range(1, n_modes + 1):
+            angle = 2.0 * np.pi * k * days / period
+            cols += [np.sin(angle), np.cos(angle)]
+    return np.stack(cols, axis=1) if cols else np.zeros((len(days), 0))
+
+
+def prepare(dataset: Dataset, config: ModelConfig, scaling: Scaling) -> ModelData:
+    """Model-scale arrays for any window of data (train or later) under a fixed `scaling`."""
+    lead = config.l_max - 1
+    history = dataset.history_media[-lead:] if lead else dataset.history_media[:0]
+    pad = np.zeros((lead - len(history), dataset.n_geos, dataset.n_channels))
+    media = np.concatenate([pad, history, dataset.media]) / scaling.media_scale
+    controls = (dataset.controls - scaling.control_mean) / scaling.control_std
+    t = (dataset.time_index - scaling.t_origin) / scaling.t_span
+    return ModelData(
+        media=jnp.asarray(media),
+        fourier=jnp.asarray(fourier_features(dataset.dates, dataset.frequency, config)),
+        controls=jnp.asarray(controls),
+        t=jnp.asarray(t, dtype=float),
+        changepoints=jnp.asarray(scaling.changepoints),
+    )
+
+
+def scaled_target(dataset: Dataset, scaling: Scaling) -> Array:
+    """Target (T, G) on the model scale."""
+    return jnp.asarray(dataset.target / scaling.y_scale)
+
+
+# ------------------------------------------------------------------------------ the model
+class Structure(NamedTuple):
+    """The static part of a model, i.e. what compiles. Hashable: part of the compile cache key.
+
+    groups : (adstock, saturation, channel indices) with one vectorised media path each
+    media_sites : (site, channel indices) for every adstock/saturation parameter site
+    """
+
+    config: ModelConfig
+    channels: tuple[str, ...]
+    n_geos: int
+    groups: tuple[tuple[str, str, tuple[int, ...]], ...]
+    media_sites: tuple[tuple[str, tuple[int, ...]], ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.config.model_dump_json()}|{self.channels}|{self.n_geos}"
+
+
+def structure_of(config: ModelConfig, channels: tuple[str, ...], n_geos: int) -> Structure:
+    """Group channels by their (adstock, saturation) pair so each group runs vectorised."""
+    unknown = sorted(set(config.channels) - set(channels))
+    if unknown:
+        raise ValueError(f"config.channels: unknown channel(s) {unknown}; data has {channels}")
+    groups: dict[tuple[str, str], list[int]] = {}
+    sites: dict[str, list[int]] = {}
+    for i, ch in enumerate(channels):
+        adstock, sat = config.transforms_of(ch)
+        groups.setdefault((adstock, sat), []).append(i)
+        for name, table in ((adstock, ADSTOCK_PARAMS), (sat, SATURATION_PARAMS)):
+            for p in table[name]:
+                sites.setdefault(f"{name}_{p}", []).append(i)
+    return Structure(
+        config=config,
+        channels=tuple(channels),
+        n_geos=n_geos,
+        groups=tuple((a, s, tuple(idx)) for (a, s), idx in groups.items()),
+        media_sites=tuple((site, tuple(idx)) for site, idx in sites.items()),
+    )
+
+
+def _channel_prior(config: ModelConfig, site: str, channels: list[str]) -> dist.Distribution:
+    """One prior per channel: the site default, with per-channel overrides of the same family."""
+    priors = [config.prior(site, ch) for ch in channels]
+    family = {p.dist for p in priors}
+    if len(family) > 1:
+        raise ValueError(
+            f"priors: per-channel overrides of {site!r} must keep one family, got {sorted(family)}"
+        )
+    if all(p == priors[0] for p in priors):
+        return priors[0].build()
+    fields = priors[0].model_dump(exclude={"dist"})
+    return priors[0].build(**{k: jnp.asarray([getattr(p, k) for p in priors]) for k in fields})
+
+
+def sample_params(s: Structure) -> dict[str, Array]:
+    """Sample every parameter of the model; returns them by site name (model scale)."""
+    cfg, G, C = s.config, s.n_geos, len(s.channels)
+    params: dict[str, Array] = {}
+    params["intercept"] = numpyro.sample("intercept", cfg.prior("intercept").build())
+    if cfg.trend != "none":
+        params["trend_slope"] = numpyro.sample("trend_slope", cfg.prior("trend_slope").build())
+    if cfg.trend == "piecewise":
+        with numpyro.plate("changepoint", cfg.n_changepoints):
+            params["trend_delta"] = numpyro.sample("trend_delta", cfg.prior("trend_delta").build())
+    for site, idx in s.media_sites:
+        with numpyro.plate(f"channel_{site}", len(idx)):
+            prior = _channel_prior(cfg, site, [s.channels[i] for i in idx])
+            params[site] = numpyro.sample(site, prior)
+    with numpyro.plate("channel", C):
+        prior = _channel_prior(cfg, "effect", list(s.channels))
+        params["effect"] = numpyro.sample("effect", prior)
+        if G > 1:
+            prior = _channel_prior(cfg, "effect_geo_sd", list(s.channels))
+            params["effect_geo_sd"] = numpyro.sample("effect_geo_sd", prior)
+    if cfg.likelihood == "student_t":
+        params["nu"] = numpyro.sample("nu", cfg.prior("nu").build())
+    if G > 1:
+        sd = numpyro.sample("intercept_geo_sd", cfg.prior("intercept_geo_sd").build())
+        params["intercept_geo_sd"] = sd
+        with numpyro.plate("geo", G):
+            params["intercept_geo_z"] = numpyro.sample("intercept_geo_z", dist.Normal(0.0, 1.0))
+            params["sigma"] = numpyro.sample("sigma", cfg.prior("sigma").build())
+            with numpyro.plate("channel_of_geo", C, dim=-2):
+                params["effect_geo_z"] = numpyro.sample("effect_geo_z", dist.Normal(0.0, 1.0))
+    else:
+        params["sigma"] = numpyro.sample("sigma", cfg.prior("sigma").build())
+    return params
+
+
+def geo_effects(params: dict[str, Array], n_geos: int) -> Array:
+    """Channel effects per geo (G, C): pooled `effect` spread by non-centred geo deviations.
+
+    `effect_geo_z` is the site as sampled, (C, G).
+    """
+    effect = params["effect"]
+    if n_geos == 1:
+        return effect[None, :]
+    return effect * jnp.exp(params["effect_geo_sd"] * params["effect_geo_z"].T)
+
+
+def components(params: dict[str, Array], data: ModelData, s: Structure) -> dict[str, Array]:
+    """Additive parts of the mean on the model scale, each (T, G), and `media` (T, G, C)."""
+    cfg, G = s.config, s.n_geos
+    T = data.t.shape[0]
+    intercept = params["intercept"] * jnp.ones(G)
+    if G > 1:
+        intercept = intercept + params["intercept_geo_sd"] * params["intercept_geo_z"]
+    trend = jnp.zeros(T)
+    if cfg.trend != "none":
+        trend = params["trend_slope"] * data.t
+    if cfg.trend == "piecewise":
+        hinge = jnp.maximum(data.t[:, None] - data.changepoints[None, :], 0.0)
+        trend = trend + hinge @ params["trend_delta"]
+    seasonality = jnp.zeros(T)
+    if data.fourier.shape[1]:
+        seasonality = data.fourier @ params["seasonality"]
+    controls = jnp.zeros((T, G))
+    if data.controls.shape[2]:
+        controls = data.controls @ params["control"]
+    media = media_effect(data.media, params, geo_effects(params, G), s)
+    return {
+        "baseline": jnp.broadcast_to(intercept, (T, G)),
+        "trend": jnp.broadcast_to(trend[:, None], (T, G)),
+        "seasonality": jnp.broadcast_to(seasonality[:, None], (T, G)),
+        "controls": controls,
+        "media": media,
+    }
+
+
+def mean_of(parts: dict[str, Array]) -> Array:
+    """Expected target (T, G) on the model scale: the sum of the additive parts."""
+    return (
+        parts["baseline"]
+        + parts["trend"]
+        + parts["seasonality"]
+        + parts["controls"]
+        + parts["media"].sum(axis=-1)
+    )
+
+
+def media_effect(media: Array, params: dict[str, Array], effect: Array, s: Structure) -> Array:
+    """Per-channel contribution (T, G, C) on the model scale; `effect` (G, C) is each channel's
+    contribution at its average media level, so ``beta = effect / saturation(1)``.
+
+    `media` is (L - 1 + T, G, C): the history rows feed the adstock and are then dropped.
+    """
+    cfg = s.config
+    lead = cfg.l_max - 1
+    T = media.shape[0] - lead
+    position = {site: {ch: j for j, ch in enumerate(idx)} for site, idx in s.media_sites}
+    columns: list[Array] = [jnp.zeros(())] * len(s.channels)
+    for adstock, sat, idx in s.groups:
+        cols = np.asarray(idx)
+
+        def group_params(name: str, table: dict[str, tuple[str, ...]], idx=idx) -> dict:
+            out = {}
+            for p in table[name]:
+                site = f"{name}_{p}"
+                out[p] = params[site][np.asarray([position[site][i] for i in idx])]
+            return out
+
+        weights = adstock_weights(
+            adstock, group_params(adstock, ADSTOCK_PARAMS), cfg.l_max, cfg.normalize_adstock
+        )
+        adstocked = convolve_lags(media[:, :, cols], weights)[lead : lead + T]
+        sat_params = group_params(sat, SATURATION_PARAMS)
+        beta = effect[:, cols] / saturation(sat, jnp.ones(len(idx)), sat_params)
+        contribution = beta * saturation(sat, adstocked, sat_params)
+        for j, i in enumerate(idx):
+            columns[i] = contribution[..., j]
+    return jnp.stack(columns, axis=-1)
+
+
+def mmm(data: ModelData, s: Structure, y: Array | None = None) -> None:
+    """The additive MMM as a NumPyro model. `y` (T, G) on the model scale, or None to simulate.
+
+    Sample sites: the parameters of `sample_params`, plus `seasonality` (F,), `control` (K,)
+    and the observed `y` (T, G).
+    """
+    cfg = s.config
+    params = sample_params(s)
+    F, K = data.fourier.shape[1], data.controls.shape[2]
+    if F:
+        with numpyro.plate("fourier", F):
+            params["seasonality"] = numpyro.sample("seasonality", cfg.prior("seasonality").build())
+    if K:
+        with numpyro.plate("control_dim", K):
+            params["control"] = numpyro.sample("control", cfg.prior("control").build())
+    mu = mean_of(components(params, data, s))
+    sigma = params["sigma"]
+    if cfg.likelihood == "student_t":
+        noise = dist.StudentT(params["nu"], mu, sigma)
+    else:
+        noise = dist.Normal(mu, sigma)
+    numpyro.sample("y", noise.to_event(2), obs=y)
