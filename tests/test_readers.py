@@ -9,7 +9,15 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from mmmlab.data import ColumnMap, DataFileError, DatasetError, MffMap, read_dataset, read_mff
+from mmmlab.data import (
+    ColumnMap,
+    DataFileError,
+    DatasetError,
+    MffMap,
+    dataset_from_frame,
+    read_dataset,
+    read_mff,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -125,6 +133,17 @@ def test_spend_as_mapping_and_dates_with_format(tmp_path):
     ds = read_dataset(write(frame, tmp_path / "eu.csv"), columns)
     assert ds.channels == ("TV",) and ds.dates[1] == pd.Timestamp("2021-01-11")
     assert ds.exposure is None and ds.n_controls == 0
+
+
+def test_in_memory_frame_counts_rows_from_one():
+    frame = wide_frame()
+    frame["date"] = pd.to_datetime(frame["date"])
+    frame["tv"] = frame["tv"].astype(float)
+    ds = dataset_from_frame(frame, COLUMNS)
+    assert ds.n_time == T and ds.source["path"] == "<DataFrame>"
+    frame.loc[2, "tv"] = -1.0
+    with pytest.raises(DataFileError, match=r"<DataFrame>, column 'tv', row 3: negative"):
+        dataset_from_frame(frame, COLUMNS)
 
 
 # ----------------------------------------------------------------- invalid wide inputs
@@ -268,7 +287,9 @@ def mff_frame(geos: tuple[str, ...] = ("-",)) -> pd.DataFrame:
     return pd.DataFrame(rows).astype(object)
 
 
-MFF = MffMap(target="sales", spend={"tv": "tv_spend"}, exposure={"tv": "tv_imps"}, controls=["price"])
+MFF = MffMap(
+    target="sales", spend={"tv": "tv_spend"}, exposure={"tv": "tv_imps"}, controls=["price"]
+)
 
 
 def test_mff_national_sums_levels(tmp_path):
@@ -365,7 +386,12 @@ def test_robyn_simulated_weekly():
     assert (ds.n_time, ds.frequency) == (208, "weekly")
     assert ds.dates[0] == pd.Timestamp("2015-11-23") and ds.dates[-1] == pd.Timestamp("2019-11-11")
     assert ds.channels == ("tv_S", "ooh_S", "print_S", "search_S", "facebook_S")
-    assert ds.control_names == ("competitor_sales_B", "newsletter", "events=event1", "events=event2")
+    assert ds.control_names == (
+        "competitor_sales_B",
+        "newsletter",
+        "events=event1",
+        "events=event2",
+    )
     np.testing.assert_allclose(ds.exposure[:, 0, 4], raw["facebook_I"])
     np.testing.assert_allclose(ds.exposure[:, 0, 3], raw["search_clicks_P"])
     np.testing.assert_allclose(ds.exposure[:, 0, 0], raw["tv_S"])

@@ -131,7 +131,9 @@ def read_mff(
     DataFileError naming the file, the column (and VariableName) and the line or row.
     """
     frame, source = read_table(path)
-    require_columns(frame, MFF_COLUMNS, source)
+    require_columns(
+        frame, MFF_COLUMNS, source, f"An MFF file has the columns {', '.join(MFF_COLUMNS)}."
+    )
     variables = parse_labels(frame, "VariableName", source, "VariableName")
     levels = {lv: frame[lv].astype(object).map(_level) for lv in LEVELS}
     role_of = {variable: role for role, variable in mff_map.roles()}
@@ -313,6 +315,7 @@ def _fill_gaps(
 ) -> pd.DataFrame:
     """Fail on a (Period, geo) that lacks a variable, or read a lacking spend as 0 when `fill`."""
     roles = long.groupby("key")["role"].first()
+    source = replace(source, labels=labels)
     for key in roles.index:
         lacking = wide[key].isna()
         if not lacking.any():

@@ -86,7 +86,12 @@ def _first(mask: pd.Series) -> int:
     return int(mask.index[mask.to_numpy()].min())
 
 
-def require_columns(frame: pd.DataFrame, wanted: Iterable[str], source: SourceFile) -> None:
+def require_columns(
+    frame: pd.DataFrame,
+    wanted: Iterable[str],
+    source: SourceFile,
+    todo: str = "Fix the column map (or the header) so the names agree.",
+) -> None:
     """Fail on the first column of `wanted` the table lacks, suggesting close matches."""
     available = [str(c) for c in frame.columns]
     for name in wanted:
@@ -100,8 +105,7 @@ def require_columns(frame: pd.DataFrame, wanted: Iterable[str], source: SourceFi
         raise source.error(
             name,
             1 if source.row_word == "line" else None,
-            f"no such column. The file has: {', '.join(available)}.{hint} "
-            "Fix the column map (or the header) so the names agree.",
+            f"no such column. The file has: {', '.join(available)}.{hint} {todo}",
         )
 
 
@@ -207,11 +211,12 @@ def check_non_negative(values: pd.Series, column: str, source: SourceFile, role:
     negative = values < 0
     if negative.any():
         row = _first(negative)
+        why = " (book refunds and credits elsewhere)" if role == "spend" else ""
         raise source.error(
             column,
             row,
             f"negative {role} {values[row]:g}. {role.capitalize()} must be 0 or more; "
-            "correct the value (book refunds and credits elsewhere).",
+            f"correct the value{why}.",
         )
 
 
@@ -249,9 +254,9 @@ def check_same_dates(
         raise source.error(
             geo_column,
             elsewhere,
-            f"geo {geo!r} has no row for {lacking.date()} ({len(every - have)} date(s) "
-            f"missing in all), while other geos do (for example at {source.rows(elsewhere)}). "
-            "Every geo needs the same dates: add the rows or drop the geo.",
+            f"geo {geo!r} has no row for {lacking.date()}, which other geos have here "
+            f"({len(every - have)} date(s) missing for {geo!r} in all). Every geo needs the "
+            "same dates: add the rows or drop the geo.",
         )
 
 
