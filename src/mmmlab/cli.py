@@ -1,0 +1,197 @@
+"""The `mmmlab` command line."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Bayesian marketing mix models: fit, simulate, benchmark.",
+)
+console = Console()
+
+
+@app.callback()
+def main() -> None:
+    """mmmlab: Bayesian marketing mix modeling."""
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+def _load_data(
+    data: Path | None,
+    example: bool,
+    columns: Path | None,
+    date: str | None,
+    target: str | None,
+    spend: str | None,
+    exposure: str | None,
+    controls: str | None,
+    categorical: str | None,
+    geo: str | None,
+    fill_missing_spend: str,
+):
+    from mmmlab.data import ColumnMap, read_dataset
+
+    if example:
+        from mmmlab.synth import example_dataset
+
+        return example_dataset()[0]
+    if data is None:
+        raise typer.BadParameter("give a DATA file, or --example for the built-in dataset")
+    if columns is not None:
+        column_map = ColumnMap.from_yaml(columns)
+    else:
+        missing = [f for f, v in (("--date", date), ("--target", target), ("--spend", spend)) if not v]
+        if missing:
+            raise typer.BadParameter(
+                f"say which columns play which role: --columns map.yaml, or {', '.join(missing)}"
+            )
+        pairs = [p.split("=", 1) for p in _split(exposure)]
+        column_map = ColumnMap(
+            date=date,
+            target=target,
+            spend=_split(spend),
+            exposure={k: v for k, v in pairs},
+            controls=_split(controls),
+            categorical_controls=_split(categorical),
+            geo=geo,
+        )
+    return read_dataset(data, column_map, fill_missing_spend=fill_missing_spend)
+
+
+@app.command()
+def fit(
+    data: Annotated[Path | None, typer.Argument(help="CSV or Parquet file (wide format)")] = None,
+    example: Annotated[bool, typer.Option("--example", help="Fit the built-in example")] = False,
+    config: Annotated[Path | None, typer.Option(help="Model config YAML")] = None,
+    out: Annotated[Path, typer.Option(help="Output directory")] = Path("runs/fit"),
+    columns: Annotated[Path | None, typer.Option(help="Column map YAML")] = None,
+    date: Annotated[str | None, typer.Option(help="Date column")] = None,
+    target: Annotated[str | None, typer.Option(help="Target column")] = None,
+    spend: Annotated[str | None, typer.Option(help="Spend columns, comma-separated")] = None,
+    exposure: Annotated[
+        str | None, typer.Option(help="channel=column pairs of exposure, comma-separated")
+    ] = None,
+    controls: Annotated[str | None, typer.Option(help="Control columns, comma-separated")] = None,
+    categorical: Annotated[
+        str | None, typer.Option(help="Categorical control columns (one-hot)")
+    ] = None,
+    geo: Annotated[str | None, typer.Option(help="Geo column (panel data)")] = None,
+    fill_missing_spend: Annotated[
+        str, typer.Option(help="'error' or 'zero': what a blank spend cell means")
+    ] = "error",
+    method: Annotated[str, typer.Option(help="nuts | map | svi")] = "nuts",
+    seed: int = 0,
+    warmup: int = 1000,
+    samples: int = 1000,
+    chains: int = 2,
+    target_accept: float = 0.85,
+    progress: bool = True,
+) -> None:
+    """Fit the Bayesian MMM and write summary, tables and plots to OUT."""
+    from mmmlab.analysis.report import write_outputs
+    from mmmlab.data import DatasetError
+    from mmmlab.inference import fit as run_fit
+    from mmmlab.models import ModelConfig
+
+    if fill_missing_spend not in ("error", "zero"):
+        raise typer.BadParameter("--fill-missing-spend must be 'error' or 'zero'")
+    if method not in ("nuts", "map", "svi"):
+        raise typer.BadParameter("--method must be nuts, map or svi")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            dataset = _load_data(
+                data, example, columns, date, target, spend, exposure, controls,
+                categorical, geo, fill_missing_spend,
+            )
+        for w in caught:
+            console.print(f"[yellow]warning:[/] {w.message}")
+        model_config = ModelConfig.from_yaml(config) if config else ModelConfig()
+    except (DatasetError, ValueError) as err:
+        console.print(f"[red]error:[/] {err}")
+        raise typer.Exit(2) from None
+    console.print(f"[bold]data[/] {dataset!r}")
+    try:
+        result = run_fit(
+            dataset,
+            model_config,
+            seed=seed,
+            method=_method(method),
+            num_warmup=warmup,
+            num_samples=samples,
+            num_chains=chains,
+            target_accept=target_accept,
+            progress=progress,
+        )
+    except (DatasetError, ValueError) as err:
+        console.print(f"[red]error:[/] {err}")
+        raise typer.Exit(2) from None
+    summary = write_outputs(result, out)
+    _print_summary(summary)
+    console.print(f"\n[bold green]outputs[/] in {out.resolve()}")
+    for name, path in summary["files"].items():
+        console.print(f"  {name:22s} {path}")
+
+
+def _method(name: str) -> Literal["nuts", "map", "svi"]:
+    return name  # type: ignore[return-value]
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def _print_summary(summary: dict) -> None:
+    d = summary["diagnostics"]
+    diag = Table(title="Diagnostics", show_header=False)
+    for label, value in (
+        ("method", d["method"]),
+        ("max R-hat", _fmt(d["max_rhat"])),
+        ("min bulk ESS", _fmt(d["min_ess_bulk"], 0)),
+        ("min tail ESS", _fmt(d["min_ess_tail"], 0)),
+        ("divergences", str(d["divergences"])),
+        ("min BFMI", _fmt(d["min_bfmi"], 2)),
+        ("compile s", _fmt(d["compile_s"], 2)),
+        ("sampling s", _fmt(d["sample_s"], 2)),
+        ("min ESS per s", _fmt(d["ess_per_s"], 1)),
+        ("R²", _fmt(summary["metrics"]["r2"])),
+        ("MAPE", _fmt(summary["metrics"]["mape"])),
+        ("NRMSE", _fmt(summary["metrics"]["nrmse"])),
+    ):
+        diag.add_row(label, value)
+    console.print(diag)
+    roas = Table(title="ROAS per channel (mean, 90% interval)")
+    for col in ("channel", "spend", "ROAS", "90% interval", "mROAS", "effect share"):
+        roas.add_column(col, justify="right")
+    for row in summary["roas"]:
+        roas.add_row(
+            row["channel"],
+            f"{row['spend']:,.0f}",
+            _fmt(row["roas_mean"], 2),
+            f"[{_fmt(row['roas_lo'], 2)}, {_fmt(row['roas_hi'], 2)}]",
+            _fmt(row["mroas_mean"], 2),
+            f"{row['share_of_effect']:.1%}",
+        )
+    console.print(roas)
+    for w in summary["warnings"]:
+        console.print(f"[bold yellow]warning:[/] {w}")
+    if not summary["warnings"]:
+        console.print("[green]converged:[/] R-hat < 1.01 and no divergences")
+
+
+if __name__ == "__main__":
+    app()
