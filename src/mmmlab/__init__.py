@@ -1,3 +1,32 @@
-"""mmmlab: Bayesian marketing mix modeling, simulators with an answer key, and benchmarks."""
+"""mmmlab: Bayesian marketing mix modeling, simulators with an answer key, and benchmarks.
+
+The short public surface::
+
+    import mmmlab
+    dataset, truth = mmmlab.example_dataset()
+    fit = mmmlab.fit(dataset, mmmlab.ModelConfig(), seed=0)
+    fit.roas(); fit.components(); fit.predict(); fit.save("out/fit")
+    same = mmmlab.load("out/fit")
+"""
 
 from mmmlab import runtime  # noqa: F401  (JAX settings before anything else imports jax)
+from mmmlab.data import ColumnMap, Dataset, MffMap, read_dataset, read_mff
+from mmmlab.inference import Fit, fit
+from mmmlab.inference.serialize import load_fit as load
+from mmmlab.models import ModelConfig, Prior
+from mmmlab.synth import example_dataset
+
+__version__ = "0.1.0"
+__all__ = [
+    "ColumnMap",
+    "Dataset",
+    "Fit",
+    "MffMap",
+    "ModelConfig",
+    "Prior",
+    "example_dataset",
+    "fit",
+    "load",
+    "read_dataset",
+    "read_mff",
+]

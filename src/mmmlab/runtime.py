@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 if "jax" not in sys.modules and "xla_force_host_platform_device_count" not in os.environ.get(
@@ -22,6 +23,9 @@ if "jax" not in sys.modules and "xla_force_host_platform_device_count" not in os
     ).strip()
 
 import jax  # noqa: E402
+
+# ArviZ 0.2x announces its 1.0 refactor on import; mmmlab pins ArviZ < 1, so the notice is noise.
+warnings.filterwarnings("ignore", message="ArviZ is undergoing", category=FutureWarning)
 
 jax.config.update("jax_enable_x64", True)
 

@@ -101,9 +101,9 @@ class Fit:
         """
         dataset = self.train if dataset is None else dataset
         self._check_window(dataset)
+        reference = prepare(self.train, self.config, self.scaling).media
         data = prepare(dataset, self.config, self.scaling)
-        if media_scale != 1.0:
-            data = data._replace(media=data.media * media_scale)
+        data = data._replace(media=data.media * media_scale, reference_media=reference)
         out = _evaluate(self.structure)(self.flat_posterior(), data)
         y_scale = self.scaling.y_scale
         return Components(

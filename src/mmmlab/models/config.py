@@ -74,7 +74,7 @@ def P(dist_name: str, **params: float) -> Prior:
 # Defaults on the model's scale: target divided by its per-geo mean, media by its per-channel
 # mean, controls standardised, time in units of the training length. Weakly informative there.
 DEFAULT_PRIORS: dict[str, Prior] = {
-    "intercept": P("normal", loc=0.5, scale=0.5),
+    "intercept": P("normal", loc=1.0, scale=0.5),
     "intercept_geo_sd": P("half_normal", scale=0.2),
     "trend_slope": P("normal", loc=0.0, scale=0.5),
     "trend_delta": P("laplace", loc=0.0, scale=0.1),
@@ -118,9 +118,8 @@ class ModelConfig(BaseModel):
     """What the additive MMM contains. Frozen, and unknown keys are rejected.
 
     The media effect of channel c is ``beta_c * saturation(adstock(x_c))``, with ``beta_c``
-    set through the sampled ``effect_c = beta_c * saturation(1)``: the channel's contribution
-    at its average media level (model scale), which the data pin down far better than the
-    maximum effect `beta_c` (no beta–steepness ridge for NUTS to crawl along). `channels`
+    set through the sampled ``effect_c``: the channel's average contribution per period over
+    the training window (model scale), i.e. its ROAS up to known constants. `channels`
     overrides the transforms for named channels. `priors` overrides any default prior by site
     name (see `DEFAULT_PRIORS`), or one channel's prior with the key ``"site.channel"``.
     """

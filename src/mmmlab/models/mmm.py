@@ -42,8 +42,11 @@ class ModelData(NamedTuple):
     media : (L - 1 + T, G, C), the window's media with L - 1 history rows in front
     fourier : (T, F) seasonality features
     controls : (T, G, K) standardised controls
-    t : (T,) time in units of the training length, 0 at the training start
+    t : (T,) time in units of the training length, 0 mid-way through training
     changepoints : (n_cp,) changepoint locations on the `t` scale
+    reference_media : (L - 1 + T_train, G, C) training media when this window is not the
+        training window (the channel effects are defined as training-window averages); None
+        while fitting.
     """
 
     media: Array
@@ -51,6 +54,7 @@ class ModelData(NamedTuple):
     controls: Array
     t: Array
     changepoints: Array
+    reference_media: Array | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ class Scaling:
         std = train.controls.std(axis=0)
         std = np.where(std > 0, std, 1.0)
         n = config.n_changepoints if config.trend == "piecewise" else 0
-        changepoints = np.linspace(0.0, 1.0, n + 2)[1:-1]
+        changepoints = np.linspace(0.0, 1.0, n + 2)[1:-1] - 0.5
         return cls(
             y_scale=y_scale,
             media_scale=media_scale,
@@ -126,7 +130,7 @@ def prepare(dataset: Dataset, config: ModelConfig, scaling: Scaling) -> ModelDat
     pad = np.zeros((lead - len(history), dataset.n_geos, dataset.n_channels))
     media = np.concatenate([pad, history, dataset.media]) / scaling.media_scale
     controls = (dataset.controls - scaling.control_mean) / scaling.control_std
-    t = (dataset.time_index - scaling.t_origin) / scaling.t_span
+    t = (dataset.time_index - scaling.t_origin) / scaling.t_span - 0.5
     return ModelData(
         media=jnp.asarray(media),
         fourier=jnp.asarray(fourier_features(dataset.dates, dataset.frequency, config)),
@@ -249,6 +253,7 @@ def components(params: dict[str, Array], data: ModelData, s: Structure) -> dict[
     intercept = params["intercept"] * jnp.ones(G)
     if G > 1:
         intercept = intercept + params["intercept_geo_sd"] * params["intercept_geo_z"]
+    effects = geo_effects(params, G)  # (G, C)
     trend = jnp.zeros(T)
     if cfg.trend != "none":
         trend = params["trend_slope"] * data.t
@@ -261,9 +266,9 @@ def components(params: dict[str, Array], data: ModelData, s: Structure) -> dict[
     controls = jnp.zeros((T, G))
     if data.controls.shape[2]:
         controls = data.controls @ params["control"]
-    media = media_effect(data.media, params, geo_effects(params, G), s)
+    media = media_effect(data.media, params, effects, s, data.reference_media)
     return {
-        "baseline": jnp.broadcast_to(intercept, (T, G)),
+        "baseline": jnp.broadcast_to(intercept - effects.sum(axis=-1), (T, G)),
         "trend": jnp.broadcast_to(trend[:, None], (T, G)),
         "seasonality": jnp.broadcast_to(seasonality[:, None], (T, G)),
         "controls": controls,
@@ -282,11 +287,10 @@ def mean_of(parts: dict[str, Array]) -> Array:
     )
 
 
-def media_effect(media: Array, params: dict[str, Array], effect: Array, s: Structure) -> Array:
-    """Per-channel contribution (T, G, C) on the model scale; `effect` (G, C) is each channel's
-    contribution at its average media level, so ``beta = effect / saturation(1)``.
+def saturated_media(media: Array, params: dict[str, Array], s: Structure) -> Array:
+    """``saturation(adstock(x))`` per channel, (T, G, C), from media (L - 1 + T, G, C).
 
-    `media` is (L - 1 + T, G, C): the history rows feed the adstock and are then dropped.
+    The L - 1 history rows in front feed the adstock and are then dropped.
     """
     cfg = s.config
     lead = cfg.l_max - 1
@@ -294,25 +298,44 @@ def media_effect(media: Array, params: dict[str, Array], effect: Array, s: Struc
     position = {site: {ch: j for j, ch in enumerate(idx)} for site, idx in s.media_sites}
     columns: list[Array] = [jnp.zeros(())] * len(s.channels)
     for adstock, sat, idx in s.groups:
-        cols = np.asarray(idx)
 
         def group_params(name: str, table: dict[str, tuple[str, ...]], idx=idx) -> dict:
-            out = {}
-            for p in table[name]:
-                site = f"{name}_{p}"
-                out[p] = params[site][np.asarray([position[site][i] for i in idx])]
-            return out
+            return {
+                p: params[f"{name}_{p}"][np.asarray([position[f"{name}_{p}"][i] for i in idx])]
+                for p in table[name]
+            }
 
         weights = adstock_weights(
             adstock, group_params(adstock, ADSTOCK_PARAMS), cfg.l_max, cfg.normalize_adstock
         )
-        adstocked = convolve_lags(media[:, :, cols], weights)[lead : lead + T]
-        sat_params = group_params(sat, SATURATION_PARAMS)
-        beta = effect[:, cols] / saturation(sat, jnp.ones(len(idx)), sat_params)
-        contribution = beta * saturation(sat, adstocked, sat_params)
+        adstocked = convolve_lags(media[:, :, np.asarray(idx)], weights)[lead : lead + T]
+        shaped = saturation(sat, adstocked, group_params(sat, SATURATION_PARAMS))
         for j, i in enumerate(idx):
-            columns[i] = contribution[..., j]
+            columns[i] = shaped[..., j]
     return jnp.stack(columns, axis=-1)
+
+
+def media_effect(
+    media: Array,
+    params: dict[str, Array],
+    effect: Array,
+    s: Structure,
+    reference_media: Array | None = None,
+) -> Array:
+    """Per-channel contribution (T, G, C) on the model scale.
+
+    `effect` (G, C) is each channel's average contribution per period over the training
+    window, so ``beta = effect / mean_t saturation(adstock(x_train))``. This makes the
+    sampled parameter the channel's ROAS up to known constants: the data pin it down
+    directly, and the saturation shape no longer trades off against the scale along a curved
+    ridge. `reference_media` is the training media (L - 1 + T_train, G, C); None means
+    `media` is the training window itself.
+    """
+    shaped = saturated_media(media, params, s)
+    reference = shaped if reference_media is None else saturated_media(reference_media, params, s)
+    norm = reference.mean(axis=0)  # (G, C)
+    safe = jnp.where(norm > 0, norm, 1.0)
+    return jnp.where(norm > 0, effect / safe, 0.0) * shaped
 
 
 def mmm(data: ModelData, s: Structure, y: Array | None = None) -> None:

@@ -17,13 +17,21 @@ from numpyro.handlers import seed, substitute, trace
 
 from mmmlab.data import Dataset
 from mmmlab.models.config import ModelConfig
-from mmmlab.models.mmm import Scaling, components, mmm, prepare, structure_of
+from mmmlab.models.mmm import (
+    Scaling,
+    components,
+    mmm,
+    prepare,
+    saturated_media,
+    structure_of,
+)
 
 CHANNELS = ("tv", "search", "social", "display")
 # On the model scale (target / its mean, media / its mean): max effect, decay, steepness.
 TRUE_BETA = np.array([0.25, 0.15, 0.10, 0.08])
 TRUE_ALPHA = np.array([0.60, 0.20, 0.40, 0.30])
 TRUE_LAM = np.array([1.0, 2.0, 1.5, 3.0])
+TRUE_BASELINE = 0.6
 MEAN_SPEND = np.array([40_000.0, 25_000.0, 15_000.0, 10_000.0])
 REVENUE_SCALE = 400_000.0
 
@@ -82,11 +90,9 @@ def example_dataset(
     s = structure_of(config, CHANNELS, n_geos)
     data = prepare(blank, config, scaling)
     params = {
-        "intercept": np.array(0.6),
         "trend_slope": np.array(0.06),
         "seasonality": np.array([0.05, 0.03, 0.01, -0.01]),
         "control": np.array([-0.03]),
-        "effect": TRUE_BETA * np.tanh(TRUE_LAM / 2.0),
         "geometric_alpha": TRUE_ALPHA,
         "logistic_lam": TRUE_LAM,
         "sigma": np.full(n_geos, noise) if n_geos > 1 else np.array(noise),
@@ -98,6 +104,11 @@ def example_dataset(
             "effect_geo_sd": np.full(len(CHANNELS), 0.15),
             "effect_geo_z": rng.normal(size=(len(CHANNELS), n_geos)),
         }
+    shape_params = {"geometric_alpha": TRUE_ALPHA, "logistic_lam": TRUE_LAM}
+    shaped = np.asarray(saturated_media(data.media, shape_params, s))  # (T, G, C)
+    params["effect"] = TRUE_BETA * shaped.mean(axis=(0, 1))
+    # The model's intercept is the mean level with media at its average: baseline + effects.
+    params["intercept"] = np.array(TRUE_BASELINE + params["effect"].sum())
     key = jax.random.PRNGKey(seed_value)
     model = substitute(seed(mmm, key), data={k: jnp.asarray(v) for k, v in params.items()})
     y_model = np.asarray(trace(model).get_trace(data, s)["y"]["value"])

@@ -1,0 +1,129 @@
+"""The Bayesian MMM fitted with the real NUTS sampler on small simulated data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mmmlab  # noqa: F401  (JAX settings)
+from mmmlab.inference import fit
+from mmmlab.inference import nuts as nuts_module
+from mmmlab.inference.serialize import load_fit
+from mmmlab.models import ModelConfig, Prior
+from mmmlab.synth import example_dataset
+
+pytestmark = pytest.mark.xdist_group("fit")
+SMALL = {"num_warmup": 400, "num_samples": 400}
+
+
+@pytest.fixture(scope="module")
+def example():
+    return example_dataset()
+
+
+@pytest.fixture(scope="module")
+def example_fit(example):
+    dataset, _ = example
+    return fit(dataset, seed=3, **SMALL)
+
+
+def test_fit_converges_on_example(example_fit):
+    d = example_fit.diagnostics
+    assert d.max_rhat < 1.02, d
+    assert d.min_ess_bulk > 100, d
+    assert d.divergences <= 5, d
+    assert d.num_chains == 2 and d.num_draws == SMALL["num_samples"]
+    assert example_fit.posterior["effect"].shape == (2, 400, 4)
+
+
+def test_roas_intervals_cover_truth_for_most_channels(example, example_fit):
+    _, truth = example
+    table = example_fit.roas()
+    covered = (table["roas_lo"].values <= truth.roas) & (truth.roas <= table["roas_hi"].values)
+    assert covered.sum() >= 3, (table[["roas_lo", "roas_hi"]], truth.roas)
+    contrib = example_fit.components().media.mean(axis=0).sum(axis=(0, 1))
+    true_contrib = truth.contributions.sum(axis=(0, 1))
+    assert np.allclose(contrib.sum(), true_contrib.sum(), rtol=0.25)
+
+
+def test_same_seed_same_posterior_and_no_recompile(example, example_fit):
+    dataset, _ = example
+    traced = nuts_module.TRACE_COUNT["n"]
+    again = fit(dataset, seed=3, **SMALL)
+    assert nuts_module.TRACE_COUNT["n"] == traced, "a second fit of the same shape retraced"
+    assert again.diagnostics.compile_s == 0.0
+    for site, draws in example_fit.posterior.items():
+        np.testing.assert_array_equal(draws, again.posterior[site])
+
+
+def test_new_data_of_same_shape_reuses_the_compiled_sampler(example_fit):
+    other, _ = example_dataset(seed_value=11)
+    traced = nuts_module.TRACE_COUNT["n"]
+    result = fit(other, seed=0, **SMALL)
+    assert nuts_module.TRACE_COUNT["n"] == traced
+    assert result.diagnostics.compile_s == 0.0
+    assert not np.array_equal(result.posterior["effect"], example_fit.posterior["effect"])
+
+
+def test_later_window_keeps_adstock_history(example, example_fit):
+    dataset, _ = example
+    train, _, test = dataset.split(train=0.8)
+    full = example_fit.components(dataset)
+    window = example_fit.components(test)
+    n = test.n_time
+    np.testing.assert_allclose(window.media, full.media[:, -n:], rtol=1e-10)
+    np.testing.assert_allclose(window.parts["trend"], full.parts["trend"][:, -n:], rtol=1e-10)
+    predictive = example_fit.predict(test)
+    assert predictive.shape == (800, n, 1)
+    assert train.n_time + n == dataset.n_time
+
+
+def test_additive_parts_sum_to_the_mean(example_fit):
+    comp = example_fit.components()
+    total = sum(comp.parts.values()) + comp.media.sum(axis=-1)
+    np.testing.assert_allclose(total, comp.mean, rtol=1e-10)
+
+
+def test_save_load_round_trip(tmp_path, example_fit):
+    example_fit.save(tmp_path / "fit")
+    loaded = load_fit(tmp_path / "fit")
+    assert loaded.config == example_fit.config
+    assert loaded.diagnostics == example_fit.diagnostics
+    assert loaded.train.fingerprint == example_fit.train.fingerprint
+    for site, draws in example_fit.posterior.items():
+        np.testing.assert_array_equal(loaded.posterior[site], draws)
+    np.testing.assert_array_equal(loaded.roas().values, example_fit.roas().values)
+
+
+def test_map_and_svi_give_point_fits(example):
+    dataset, truth = example
+    point = fit(dataset, seed=0, method="map")
+    assert point.posterior["effect"].shape == (1, 1, 4)
+    assert np.all(np.isfinite(point.roas()["roas_mean"]))
+    approx = fit(dataset, seed=0, method="svi", num_samples=200)
+    assert approx.posterior["effect"].shape == (1, 200, 4)
+    assert approx.diagnostics.method == "svi"
+
+
+def test_geo_panel_fit_pools_channel_effects():
+    dataset, truth = example_dataset(n_geos=3, n_weeks=104)
+    result = fit(dataset, seed=0, num_warmup=300, num_samples=300)
+    assert result.posterior["effect_geo_z"].shape == (2, 300, 4, 3)
+    assert result.posterior["sigma"].shape == (2, 300, 3)
+    assert result.diagnostics.max_rhat < 1.05
+    comp = result.components()
+    assert comp.media.shape == (600, 104, 3, 4)
+
+
+def test_prior_override_changes_the_posterior(example):
+    dataset, _ = example
+    tight = ModelConfig(priors={"effect.tv": Prior(dist="half_normal", scale=0.001)})
+    result = fit(dataset, tight, seed=0, method="map")
+    assert result.posterior["effect"][0, 0, 0] < 0.01
+
+
+def test_config_rejects_unknown_keys_and_sites():
+    with pytest.raises(ValueError, match="extra"):
+        ModelConfig.model_validate({"adstok": "geometric"})
+    with pytest.raises(ValueError, match="unknown site"):
+        ModelConfig(priors={"bta": Prior(dist="normal")})
