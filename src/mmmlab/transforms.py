@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.special import gammaln
 
 Array = jnp.ndarray
@@ -94,6 +95,26 @@ def convolve_lags(x: Array, weights: Array) -> Array:
     for lag in range(1, l_max):
         out = out + weights[lag] * pad[l_max - 1 - lag : l_max - 1 - lag + T]
     return out
+
+
+def lag_stack(x: np.ndarray, l_max: int) -> np.ndarray:
+    """Lagged copies ``out[l, t] = x[t + l_max - 1 - l]`` of x (L - 1 + T, ...) -> (L, T, ...).
+
+    Give x with its L - 1 earlier rows in front (zeros where there is no history); then
+    ``out[l, t]`` is the media l periods before window row t. Data only: computed once.
+    """
+    x = np.asarray(x)
+    T = x.shape[0] - (l_max - 1)
+    return np.stack([x[l_max - 1 - lag : l_max - 1 - lag + T] for lag in range(l_max)])
+
+
+def adstock_lags(lags: Array, weights: Array) -> Array:
+    """Adstock from lagged media: ``sum_l weights[l] * lags[l]``; (L, T, ...) -> (T, ...).
+
+    weights: (L, ...) broadcasting against the trailing dims (e.g. (L, C)).
+    """
+    # einsum lowers to one dot_general: far faster on CPU than broadcast-multiply-and-sum.
+    return jnp.einsum("lt...,l...->t...", lags, weights)
 
 
 def geometric_adstock(x: Array, alpha: Array, l_max: int = 8, normalize: bool = True) -> Array:

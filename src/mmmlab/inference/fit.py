@@ -101,9 +101,9 @@ class Fit:
         """
         dataset = self.train if dataset is None else dataset
         self._check_window(dataset)
-        reference = prepare(self.train, self.config, self.scaling).media
+        reference = prepare(self.train, self.config, self.scaling).media_lags
         data = prepare(dataset, self.config, self.scaling)
-        data = data._replace(media=data.media * media_scale, reference_media=reference)
+        data = data._replace(media_lags=data.media_lags * media_scale, reference_lags=reference)
         out = _evaluate(self.structure)(self.flat_posterior(), data)
         y_scale = self.scaling.y_scale
         return Components(

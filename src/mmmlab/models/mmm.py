@@ -28,8 +28,9 @@ from mmmlab.models.config import ModelConfig
 from mmmlab.transforms import (
     ADSTOCK_PARAMS,
     SATURATION_PARAMS,
+    adstock_lags,
     adstock_weights,
-    convolve_lags,
+    lag_stack,
     saturation,
 )
 
@@ -39,22 +40,22 @@ Array = jnp.ndarray
 class ModelData(NamedTuple):
     """Arrays the model reads, on the model scale (a JAX pytree; shapes are the cache key).
 
-    media : (L - 1 + T, G, C), the window's media with L - 1 history rows in front
+    media_lags : (L, T, G, C) lagged media: ``media_lags[l, t] = x[t - l]``, with the rows
+        before the window taken from its history (zeros before the data begin)
     fourier : (T, F) seasonality features
     controls : (T, G, K) standardised controls
     t : (T,) time in units of the training length, 0 mid-way through training
     changepoints : (n_cp,) changepoint locations on the `t` scale
-    reference_media : (L - 1 + T_train, G, C) training media when this window is not the
-        training window (the channel effects are defined as training-window averages); None
-        while fitting.
+    reference_lags : (L, T_train, G, C) training `media_lags` when this window is not the
+        training window (channel effects are training-window averages); None while fitting.
     """
 
-    media: Array
+    media_lags: Array
     fourier: Array
     controls: Array
     t: Array
     changepoints: Array
-    reference_media: Array | None = None
+    reference_lags: Array | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def prepare(dataset: Dataset, config: ModelConfig, scaling: Scaling) -> ModelDat
     controls = (dataset.controls - scaling.control_mean) / scaling.control_std
     t = (dataset.time_index - scaling.t_origin) / scaling.t_span - 0.5
     return ModelData(
-        media=jnp.asarray(media),
+        media_lags=jnp.asarray(lag_stack(media, config.l_max)),
         fourier=jnp.asarray(fourier_features(dataset.dates, dataset.frequency, config)),
         controls=jnp.asarray(controls),
         t=jnp.asarray(t, dtype=float),
@@ -266,7 +267,7 @@ def components(params: dict[str, Array], data: ModelData, s: Structure) -> dict[
     controls = jnp.zeros((T, G))
     if data.controls.shape[2]:
         controls = data.controls @ params["control"]
-    media = media_effect(data.media, params, effects, s, data.reference_media)
+    media = media_effect(data.media_lags, params, effects, s, data.reference_lags)
     return {
         "baseline": jnp.broadcast_to(intercept - effects.sum(axis=-1), (T, G)),
         "trend": jnp.broadcast_to(trend[:, None], (T, G)),
@@ -287,40 +288,39 @@ def mean_of(parts: dict[str, Array]) -> Array:
     )
 
 
-def saturated_media(media: Array, params: dict[str, Array], s: Structure) -> Array:
-    """``saturation(adstock(x))`` per channel, (T, G, C), from media (L - 1 + T, G, C).
-
-    The L - 1 history rows in front feed the adstock and are then dropped.
-    """
+def saturated_media(media_lags: Array, params: dict[str, Array], s: Structure) -> Array:
+    """``saturation(adstock(x))`` per channel, (T, G, C), from lagged media (L, T, G, C)."""
     cfg = s.config
-    lead = cfg.l_max - 1
-    T = media.shape[0] - lead
     position = {site: {ch: j for j, ch in enumerate(idx)} for site, idx in s.media_sites}
-    columns: list[Array] = [jnp.zeros(())] * len(s.channels)
+    parts, order = [], []
     for adstock, sat, idx in s.groups:
 
         def group_params(name: str, table: dict[str, tuple[str, ...]], idx=idx) -> dict:
-            return {
-                p: params[f"{name}_{p}"][np.asarray([position[f"{name}_{p}"][i] for i in idx])]
-                for p in table[name]
-            }
+            out = {}
+            for p in table[name]:
+                site = f"{name}_{p}"
+                where = [position[site][i] for i in idx]
+                value = params[site]
+                out[p] = value if where == list(range(value.shape[-1])) else value[..., where]
+            return out
 
         weights = adstock_weights(
             adstock, group_params(adstock, ADSTOCK_PARAMS), cfg.l_max, cfg.normalize_adstock
         )
-        adstocked = convolve_lags(media[:, :, np.asarray(idx)], weights)[lead : lead + T]
-        shaped = saturation(sat, adstocked, group_params(sat, SATURATION_PARAMS))
-        for j, i in enumerate(idx):
-            columns[i] = shaped[..., j]
-    return jnp.stack(columns, axis=-1)
+        lags = media_lags if len(s.groups) == 1 else media_lags[..., np.asarray(idx)]
+        parts.append(saturation(sat, adstock_lags(lags, weights), group_params(sat, SATURATION_PARAMS)))
+        order.extend(idx)
+    if len(parts) == 1:
+        return parts[0]
+    return jnp.concatenate(parts, axis=-1)[..., np.argsort(order)]
 
 
 def media_effect(
-    media: Array,
+    media_lags: Array,
     params: dict[str, Array],
     effect: Array,
     s: Structure,
-    reference_media: Array | None = None,
+    reference_lags: Array | None = None,
 ) -> Array:
     """Per-channel contribution (T, G, C) on the model scale.
 
@@ -328,11 +328,11 @@ def media_effect(
     window, so ``beta = effect / mean_t saturation(adstock(x_train))``. This makes the
     sampled parameter the channel's ROAS up to known constants: the data pin it down
     directly, and the saturation shape no longer trades off against the scale along a curved
-    ridge. `reference_media` is the training media (L - 1 + T_train, G, C); None means
-    `media` is the training window itself.
+    ridge. `reference_lags` is the training window's lagged media; None means this window
+    is the training window itself.
     """
-    shaped = saturated_media(media, params, s)
-    reference = shaped if reference_media is None else saturated_media(reference_media, params, s)
+    shaped = saturated_media(media_lags, params, s)
+    reference = shaped if reference_lags is None else saturated_media(reference_lags, params, s)
     norm = reference.mean(axis=0)  # (G, C)
     safe = jnp.where(norm > 0, norm, 1.0)
     return jnp.where(norm > 0, effect / safe, 0.0) * shaped

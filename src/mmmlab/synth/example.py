@@ -105,7 +105,7 @@ def example_dataset(
             "effect_geo_z": rng.normal(size=(len(CHANNELS), n_geos)),
         }
     shape_params = {"geometric_alpha": TRUE_ALPHA, "logistic_lam": TRUE_LAM}
-    shaped = np.asarray(saturated_media(data.media, shape_params, s))  # (T, G, C)
+    shaped = np.asarray(saturated_media(data.media_lags, shape_params, s))  # (T, G, C)
     params["effect"] = TRUE_BETA * shaped.mean(axis=(0, 1))
     # The model's intercept is the mean level with media at its average: baseline + effects.
     params["intercept"] = np.array(TRUE_BASELINE + params["effect"].sum())

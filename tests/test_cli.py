@@ -1,0 +1,115 @@
+"""`mmmlab fit` end to end: the built-in example, a public dataset, and bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from mmmlab.cli import app
+
+pytestmark = pytest.mark.xdist_group("fit")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+QUICK = ["--warmup", "300", "--samples", "300", "--no-progress"]
+OUTPUTS = (
+    "summary.json",
+    "roas.csv",
+    "contributions.csv",
+    "response_curves.csv",
+    "fit.png",
+    "contributions.png",
+    "response_curves.png",
+    "fit/posterior.nc",
+    "fit/fit.json",
+)
+
+runner = CliRunner()
+
+
+def test_fit_example_writes_every_output(tmp_path):
+    result = runner.invoke(app, ["fit", "--example", "--out", str(tmp_path), *QUICK])
+    assert result.exit_code == 0, result.output
+    for name in OUTPUTS:
+        assert (tmp_path / name).stat().st_size > 0, name
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["dataset"]["channels"] == ["tv", "search", "social", "display"]
+    assert summary["diagnostics"]["max_rhat"] < 1.05
+    assert len(summary["roas"]) == 4
+    assert "ROAS per channel" in result.output
+    assert str(tmp_path.resolve()) in result.output
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared/data is not beside the repository")
+def test_fit_public_robyn_file_with_column_map(tmp_path):
+    data = SHARED / "robyn_dt_simulated_weekly.csv"
+    before = hashlib.sha256(data.read_bytes()).hexdigest()
+    result = runner.invoke(
+        app,
+        ["fit", str(data), "--columns", str(EXAMPLES / "robyn_columns.yaml"),
+         "--out", str(tmp_path), *QUICK],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["dataset"]["periods"] == 208
+    assert summary["diagnostics"]["max_rhat"] < 1.05
+    assert summary["metrics"]["r2"] > 0.8
+    assert hashlib.sha256(data.read_bytes()).hexdigest() == before
+
+
+def _csv(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+    return path
+
+
+def _weekly(n: int = 40, spend: str = "10") -> str:
+    dates = pd.date_range("2023-01-01", periods=n, freq="W-SUN")
+    rows = [f"{d.date()},{100 + i % 7},{spend},{5 + i % 3}" for i, d in enumerate(dates)]
+    return "date,sales,tv,search\n" + "\n".join(rows) + "\n"
+
+
+def test_missing_column_names_the_file_and_column(tmp_path):
+    path = _csv(tmp_path, _weekly())
+    result = runner.invoke(
+        app, ["fit", str(path), "--date", "date", "--target", "sales", "--spend", "tv,radio",
+              "--out", str(tmp_path / "out"), *QUICK],
+    )
+    assert result.exit_code == 2
+    assert "data.csv" in result.output and "radio" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_negative_spend_names_the_row(tmp_path):
+    text = _weekly().replace(",10,", ",-4,", 1)
+    path = _csv(tmp_path, text)
+    result = runner.invoke(
+        app, ["fit", str(path), "--date", "date", "--target", "sales", "--spend", "tv,search",
+              "--out", str(tmp_path / "out"), *QUICK],
+    )
+    assert result.exit_code == 2
+    assert "line 2" in result.output and "tv" in result.output
+
+
+def test_unknown_config_key_is_named(tmp_path):
+    config = tmp_path / "model.yaml"
+    config.write_text("adstock: geometric\nsaturaton: hill\n")
+    result = runner.invoke(
+        app, ["fit", "--example", "--config", str(config), "--out", str(tmp_path / "o"), *QUICK]
+    )
+    assert result.exit_code == 2
+    assert "saturaton" in result.output and "model.yaml" in result.output
+
+
+def test_too_few_rows_for_the_model(tmp_path):
+    path = _csv(tmp_path, _weekly(n=14))
+    result = runner.invoke(
+        app, ["fit", str(path), "--date", "date", "--target", "sales", "--spend", "tv,search",
+              "--out", str(tmp_path / "out"), *QUICK],
+    )
+    assert result.exit_code == 2
+    assert "too few" in result.output
