@@ -120,7 +120,7 @@ def fit(
             console.print(f"[yellow]warning:[/] {w.message}")
         model_config = ModelConfig.from_yaml(config) if config else ModelConfig()
     except (DatasetError, ValueError) as err:
-        console.print(f"[red]error:[/] {err}")
+        _error(err)
         raise typer.Exit(2) from None
     console.print(f"[bold]data[/] {dataset!r}")
     try:
@@ -136,13 +136,19 @@ def fit(
             progress=progress,
         )
     except (DatasetError, ValueError) as err:
-        console.print(f"[red]error:[/] {err}")
+        _error(err)
         raise typer.Exit(2) from None
     summary = write_outputs(result, out)
     _print_summary(summary)
     console.print(f"\n[bold green]outputs[/] in {out.resolve()}")
     for name, path in summary["files"].items():
         console.print(f"  {name:22s} {path}")
+
+
+def _error(err: Exception) -> None:
+    """Print a user error whole: no wrapping (paths stay intact), no markup parsing."""
+    console.print("[red]error:[/] ", end="")
+    console.print(str(err), soft_wrap=True, markup=False, highlight=False)
 
 
 def _method(name: str) -> Literal["nuts", "map", "svi"]:

@@ -178,7 +178,7 @@ def fit(
     num_chains: int = 2,
     target_accept: float = 0.85,
     max_tree_depth: int = 10,
-    dense_mass: bool = True,
+    dense_mass: bool | None = None,
     progress: bool | Callable[[int, int], None] = False,
 ) -> Fit:
     """Fit the additive MMM to `dataset`.
@@ -190,7 +190,10 @@ def fit(
     seed : the random seed; equal seeds give equal posteriors
     method : 'nuts' (full posterior), 'map' (posterior mode, seconds) or 'svi' (mean-field
         variational approximation)
-    num_warmup, num_samples, num_chains, target_accept, max_tree_depth, dense_mass : NUTS
+    num_warmup, num_samples, num_chains, target_accept, max_tree_depth : NUTS settings
+    dense_mass : full mass matrix; None chooses: dense for national data (few, correlated
+        parameters), diagonal for geo panels (a dense estimate of ~100+ dimensions from
+        warmup draws is too noisy to help)
     progress : True for a progress bar, or a callback ``progress(done, total)``
     """
     config = ModelConfig() if config is None else config
@@ -211,7 +214,7 @@ def fit(
             num_chains=num_chains,
             target_accept=target_accept,
             max_tree_depth=max_tree_depth,
-            dense_mass=dense_mass,
+            dense_mass=dataset.n_geos == 1 if dense_mass is None else dense_mass,
         )
         with _progress_bar(progress, "NUTS") as callback:
             run = run_nuts(rng_key, s.key, model, (data, y), settings, callback)

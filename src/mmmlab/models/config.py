@@ -75,7 +75,6 @@ def P(dist_name: str, **params: float) -> Prior:
 # mean, controls standardised, time in units of the training length. Weakly informative there.
 DEFAULT_PRIORS: dict[str, Prior] = {
     "intercept": P("normal", loc=1.0, scale=0.5),
-    "intercept_geo_sd": P("half_normal", scale=0.2),
     "trend_slope": P("normal", loc=0.0, scale=0.5),
     "trend_delta": P("laplace", loc=0.0, scale=0.1),
     "seasonality": P("normal", loc=0.0, scale=0.2),

@@ -4,7 +4,7 @@
             + sum_c beta[g, c] * saturation_c(adstock_c(x[:, g, c]))[t] + noise[t, g]``
 
 National data is the one-geo case. With several geos, intercept and noise are per geo and the
-channel effects are pooled across geos (non-centred log-normal spread around `beta`); adstock
+channel effects are pooled across geos (non-centred log-normal spread around `effect`); adstock
 and saturation shapes, trend, seasonality and control effects are shared.
 
 Everything runs on the model scale fixed by `Scaling` (from the training window): target over
@@ -205,7 +205,10 @@ def sample_params(s: Structure) -> dict[str, Array]:
     """Sample every parameter of the model; returns them by site name (model scale)."""
     cfg, G, C = s.config, s.n_geos, len(s.channels)
     params: dict[str, Array] = {}
-    params["intercept"] = numpyro.sample("intercept", cfg.prior("intercept").build())
+    with numpyro.plate("geo_intercept", G):
+        # One level per geo, unpooled: each geo's target is scaled to mean 1, so its level
+        # is pinned by its own data; pooling it would only add a funnel for NUTS.
+        params["intercept"] = numpyro.sample("intercept", cfg.prior("intercept").build())
     if cfg.trend != "none":
         params["trend_slope"] = numpyro.sample("trend_slope", cfg.prior("trend_slope").build())
     if cfg.trend == "piecewise":
@@ -224,10 +227,7 @@ def sample_params(s: Structure) -> dict[str, Array]:
     if cfg.likelihood == "student_t":
         params["nu"] = numpyro.sample("nu", cfg.prior("nu").build())
     if G > 1:
-        sd = numpyro.sample("intercept_geo_sd", cfg.prior("intercept_geo_sd").build())
-        params["intercept_geo_sd"] = sd
         with numpyro.plate("geo", G):
-            params["intercept_geo_z"] = numpyro.sample("intercept_geo_z", dist.Normal(0.0, 1.0))
             params["sigma"] = numpyro.sample("sigma", cfg.prior("sigma").build())
             with numpyro.plate("channel_of_geo", C, dim=-2):
                 params["effect_geo_z"] = numpyro.sample("effect_geo_z", dist.Normal(0.0, 1.0))
@@ -251,9 +251,7 @@ def components(params: dict[str, Array], data: ModelData, s: Structure) -> dict[
     """Additive parts of the mean on the model scale, each (T, G), and `media` (T, G, C)."""
     cfg, G = s.config, s.n_geos
     T = data.t.shape[0]
-    intercept = params["intercept"] * jnp.ones(G)
-    if G > 1:
-        intercept = intercept + params["intercept_geo_sd"] * params["intercept_geo_z"]
+    intercept = params["intercept"]  # (G,)
     effects = geo_effects(params, G)  # (G, C)
     trend = jnp.zeros(T)
     if cfg.trend != "none":

@@ -99,8 +99,6 @@ def example_dataset(
     }
     if n_geos > 1:
         params |= {
-            "intercept_geo_sd": np.array(0.1),
-            "intercept_geo_z": rng.normal(size=n_geos),
             "effect_geo_sd": np.full(len(CHANNELS), 0.15),
             "effect_geo_z": rng.normal(size=(len(CHANNELS), n_geos)),
         }
@@ -108,7 +106,8 @@ def example_dataset(
     shaped = np.asarray(saturated_media(data.media_lags, shape_params, s))  # (T, G, C)
     params["effect"] = TRUE_BETA * shaped.mean(axis=(0, 1))
     # The model's intercept is the mean level with media at its average: baseline + effects.
-    params["intercept"] = np.array(TRUE_BASELINE + params["effect"].sum())
+    geo_level = TRUE_BASELINE * np.exp(rng.normal(0.0, 0.1, n_geos))
+    params["intercept"] = geo_level + params["effect"].sum()
     key = jax.random.PRNGKey(seed_value)
     model = substitute(seed(mmm, key), data={k: jnp.asarray(v) for k, v in params.items()})
     y_model = np.asarray(trace(model).get_trace(data, s)["y"]["value"])
