@@ -22,12 +22,14 @@ import time
 
 # A fresh, empty compilation cache: the first fit below pays the full cold compile.
 os.environ.setdefault("MMMLAB_CACHE_DIR", tempfile.mkdtemp(prefix="mmmlab-bench-cache-"))
+# One XLA CPU device per core, so chains run in parallel (set before JAX is imported).
+os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={os.cpu_count()}")
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from numpyro.infer import MCMC, NUTS  # noqa: E402
 
-import mmmlab  # noqa: E402  (first: it gives JAX one CPU device per core)
+import mmmlab  # noqa: E402
 from mmmlab.inference.diagnostics import convergence  # noqa: E402
 from mmmlab.models import ModelConfig  # noqa: E402
 from mmmlab.models.mmm import Scaling, mmm, prepare, scaled_target, structure_of  # noqa: E402
@@ -40,8 +42,17 @@ HEADER = (
 )
 
 
-def row(name: str, run: str, seed: int, compile_s: float, sample_s: float, wall: float,
-        ess: float, rhat: float, div: int) -> dict:
+def row(
+    name: str,
+    run: str,
+    seed: int,
+    compile_s: float,
+    sample_s: float,
+    wall: float,
+    ess: float,
+    rhat: float,
+    div: int,
+) -> dict:
     rate = ess / wall if wall > 0 else float("nan")
     print(
         f"{name:10s} {run:10s} {seed:4d} {compile_s:8.2f} {sample_s:8.2f} {wall:7.2f} "
@@ -59,8 +70,19 @@ def run_mmmlab(name: str, dataset, seeds: list[int]) -> list[dict]:
         wall = time.perf_counter() - t0
         d = fit.diagnostics
         run = "mmmlab" + ("*" if d.compile_s > 0 else "")
-        rows.append(row(name, run, seed, d.compile_s, d.sample_s, wall, d.min_ess_bulk,
-                        d.max_rhat, d.divergences))
+        rows.append(
+            row(
+                name,
+                run,
+                seed,
+                d.compile_s,
+                d.sample_s,
+                wall,
+                d.min_ess_bulk,
+                d.max_rhat,
+                d.divergences,
+            )
+        )
     return rows
 
 
@@ -77,8 +99,14 @@ def run_reference(name: str, dataset, seeds: list[int]) -> list[dict]:
     rows = []
     for seed in seeds:
         t0 = time.perf_counter()
-        mcmc = MCMC(NUTS(model, target_accept_prob=0.85, dense_mass=True), num_warmup=1000,
-                    num_samples=1000, num_chains=2, chain_method="parallel", progress_bar=False)
+        mcmc = MCMC(
+            NUTS(model, target_accept_prob=0.85, dense_mass=True),
+            num_warmup=1000,
+            num_samples=1000,
+            num_chains=2,
+            chain_method="parallel",
+            progress_bar=False,
+        )
         mcmc.run(jax.random.PRNGKey(seed), data, y, extra_fields=("diverging",))
         samples = mcmc.get_samples(group_by_chain=True)
         wall = time.perf_counter() - t0
@@ -91,15 +119,19 @@ def run_reference(name: str, dataset, seeds: list[int]) -> list[dict]:
 def summarize(name: str, ours: list[dict], ref: list[dict]) -> None:
     warm = ours[1:] or ours
     stuck = sum(r["rhat"] > STUCK_RHAT for r in ours)
-    print(f"\n{name}: first fit (cold compile) {ours[0]['wall']:.2f} s; later fits median "
-          f"{np.median([r['wall'] for r in warm]):.2f} s; median ESS/s "
-          f"{np.median([r['rate'] for r in ours]):.1f}; divergences {sum(r['div'] for r in ours)}"
-          f"; stuck seeds (max R-hat > {STUCK_RHAT}) {stuck} of {len(ours)}")
+    print(
+        f"\n{name}: first fit (cold compile) {ours[0]['wall']:.2f} s; later fits median "
+        f"{np.median([r['wall'] for r in warm]):.2f} s; median ESS/s "
+        f"{np.median([r['rate'] for r in ours]):.1f}; divergences {sum(r['div'] for r in ours)}"
+        f"; stuck seeds (max R-hat > {STUCK_RHAT}) {stuck} of {len(ours)}"
+    )
     if ref:
         ratio_wall = np.median([r["wall"] for r in ref]) / np.median([r["wall"] for r in warm])
         ratio_rate = np.median([r["rate"] for r in ours]) / np.median([r["rate"] for r in ref])
-        print(f"{name}: vs numpyro MCMC in this process: {ratio_wall:.1f}x faster per fit, "
-              f"{ratio_rate:.1f}x the ESS/s")
+        print(
+            f"{name}: vs numpyro MCMC in this process: {ratio_wall:.1f}x faster per fit, "
+            f"{ratio_rate:.1f}x the ESS/s"
+        )
     print()
 
 
@@ -112,8 +144,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.geo_seeds, args.reference_seeds = 3, 1, 1
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform} x{jax.local_device_count()}; "
-          f"compile cache {os.environ['MMMLAB_CACHE_DIR']}")
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].platform} x{jax.local_device_count()}; "
+        f"compile cache {os.environ['MMMLAB_CACHE_DIR']}"
+    )
     print("'*' marks a fit that compiled; ESS/s = min bulk ESS / wall seconds of the fit\n")
     print(HEADER)
     national, _ = example_dataset()

@@ -50,8 +50,15 @@ def test_fit_public_robyn_file_with_column_map(tmp_path):
     before = hashlib.sha256(data.read_bytes()).hexdigest()
     result = runner.invoke(
         app,
-        ["fit", str(data), "--columns", str(EXAMPLES / "robyn_columns.yaml"),
-         "--out", str(tmp_path), *QUICK],
+        [
+            "fit",
+            str(data),
+            "--columns",
+            str(EXAMPLES / "robyn_columns.yaml"),
+            "--out",
+            str(tmp_path),
+            *QUICK,
+        ],
     )
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -76,8 +83,20 @@ def _weekly(n: int = 40, spend: str = "10") -> str:
 def test_missing_column_names_the_file_and_column(tmp_path):
     path = _csv(tmp_path, _weekly())
     result = runner.invoke(
-        app, ["fit", str(path), "--date", "date", "--target", "sales", "--spend", "tv,radio",
-              "--out", str(tmp_path / "out"), *QUICK],
+        app,
+        [
+            "fit",
+            str(path),
+            "--date",
+            "date",
+            "--target",
+            "sales",
+            "--spend",
+            "tv,radio",
+            "--out",
+            str(tmp_path / "out"),
+            *QUICK,
+        ],
     )
     assert result.exit_code == 2
     assert "data.csv" in result.output and "radio" in result.output
@@ -88,8 +107,20 @@ def test_negative_spend_names_the_row(tmp_path):
     text = _weekly().replace(",10,", ",-4,", 1)
     path = _csv(tmp_path, text)
     result = runner.invoke(
-        app, ["fit", str(path), "--date", "date", "--target", "sales", "--spend", "tv,search",
-              "--out", str(tmp_path / "out"), *QUICK],
+        app,
+        [
+            "fit",
+            str(path),
+            "--date",
+            "date",
+            "--target",
+            "sales",
+            "--spend",
+            "tv,search",
+            "--out",
+            str(tmp_path / "out"),
+            *QUICK,
+        ],
     )
     assert result.exit_code == 2
     assert "line 2" in result.output and "tv" in result.output
@@ -108,8 +139,20 @@ def test_unknown_config_key_is_named(tmp_path):
 def test_too_few_rows_for_the_model(tmp_path):
     path = _csv(tmp_path, _weekly(n=14))
     result = runner.invoke(
-        app, ["fit", str(path), "--date", "date", "--target", "sales", "--spend", "tv,search",
-              "--out", str(tmp_path / "out"), *QUICK],
+        app,
+        [
+            "fit",
+            str(path),
+            "--date",
+            "date",
+            "--target",
+            "sales",
+            "--spend",
+            "tv,search",
+            "--out",
+            str(tmp_path / "out"),
+            *QUICK,
+        ],
     )
     assert result.exit_code == 2
     assert "too few" in result.output

@@ -241,10 +241,14 @@ def test_registry_dispatch(case, params):
     x = media(6)
     if case.kind == "saturation":
         got = np.asarray(tr.saturation(case.name, jnp.asarray(x), arrays))
-    elif static.get("round_scale", False):
-        pytest.skip("the adstock_weights registry has no round_scale option")
     else:
-        w = tr.adstock_weights(case.name, arrays, L, static.get("normalize", True))
+        w = tr.adstock_weights(
+            case.name,
+            arrays,
+            L,
+            static.get("normalize", True),
+            round_scale=static.get("round_scale", False),
+        )
         got = np.asarray(tr.convolve_lags(jnp.asarray(x), w))
     np.testing.assert_allclose(got, ours(case, x, params), rtol=1e-12)
 

@@ -52,7 +52,9 @@ def _load_data(
     if columns is not None:
         column_map = ColumnMap.from_yaml(columns)
     else:
-        missing = [f for f, v in (("--date", date), ("--target", target), ("--spend", spend)) if not v]
+        missing = [
+            f for f, v in (("--date", date), ("--target", target), ("--spend", spend)) if not v
+        ]
         if missing:
             raise typer.BadParameter(
                 f"say which columns play which role: --columns map.yaml, or {', '.join(missing)}"
@@ -113,8 +115,17 @@ def fit(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             dataset = _load_data(
-                data, example, columns, date, target, spend, exposure, controls,
-                categorical, geo, fill_missing_spend,
+                data,
+                example,
+                columns,
+                date,
+                target,
+                spend,
+                exposure,
+                controls,
+                categorical,
+                geo,
+                fill_missing_spend,
             )
         for w in caught:
             console.print(f"[yellow]warning:[/] {w.message}")

@@ -1,4 +1,4 @@
-"""Media transforms as pure JAX functions: adstock (carry-over) and saturation (diminishing returns).
+"""Media transforms in pure JAX: adstock (carry-over) and saturation (diminishing returns).
 
 Conventions
 -----------
@@ -48,9 +48,7 @@ def _weibull_scale(scale: Array, l_max: int, round_scale: bool) -> Array:
     return jnp.round(lam) if round_scale else lam
 
 
-def weibull_cdf_weights(
-    shape: Array, scale: Array, l_max: int, round_scale: bool = False
-) -> Array:
+def weibull_cdf_weights(shape: Array, scale: Array, l_max: int, round_scale: bool = False) -> Array:
     """Robyn's weibull_cdf adstock weights: the Weibull survival function, cumulated.
 
     ``theta_1 = 1``, ``theta_l = 1 - F(l - 1)`` for l = 2..L with F the Weibull CDF of
@@ -64,9 +62,7 @@ def weibull_cdf_weights(
     return jnp.cumprod(theta, axis=0)
 
 
-def weibull_pdf_weights(
-    shape: Array, scale: Array, l_max: int, round_scale: bool = False
-) -> Array:
+def weibull_pdf_weights(shape: Array, scale: Array, l_max: int, round_scale: bool = False) -> Array:
     """Robyn's weibull_pdf adstock weights: the Weibull density at lags 1..L, min-max scaled.
 
     Robyn min-max normalises the density over the window (largest weight 1, smallest 0).
@@ -182,16 +178,25 @@ SATURATION_PARAMS: dict[str, tuple[str, ...]] = {
 }
 
 
-def adstock_weights(name: str, params: dict[str, Array], l_max: int, normalize: bool) -> Array:
-    """Lag weights (L, ...) of the adstock `name` with its parameters by name."""
+def adstock_weights(
+    name: str,
+    params: dict[str, Array],
+    l_max: int,
+    normalize: bool,
+    round_scale: bool = False,
+) -> Array:
+    """Lag weights (L, ...) of the adstock `name` with its parameters by name.
+
+    `normalize` applies to geometric and delayed; `round_scale` to the Weibull adstocks.
+    """
     if name == "geometric":
         return geometric_weights(params["alpha"], l_max, normalize)
     if name == "delayed":
         return delayed_weights(params["alpha"], params["theta"], l_max, normalize)
     if name == "weibull_cdf":
-        return weibull_cdf_weights(params["shape"], params["scale"], l_max)
+        return weibull_cdf_weights(params["shape"], params["scale"], l_max, round_scale)
     if name == "weibull_pdf":
-        return weibull_pdf_weights(params["shape"], params["scale"], l_max)
+        return weibull_pdf_weights(params["shape"], params["scale"], l_max, round_scale)
     raise KeyError(f"unknown adstock {name!r}; choose one of {sorted(ADSTOCK_PARAMS)}")
 
 

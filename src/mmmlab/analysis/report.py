@@ -62,7 +62,10 @@ def write_outputs(fit: Fit, out: str | Path) -> dict[str, Any]:
     curves.to_csv(files["response_curves"], index=False)
     predictive = fit.predict()
     files["fit_plot"] = plot_fit(
-        fit.train.dates, fit.train.target, predictive, out / "fit.png",
+        fit.train.dates,
+        fit.train.target,
+        predictive,
+        out / "fit.png",
         f"{fit.train.name}: fit vs actual (R² {summary['metrics']['r2']:.3f})",
     )
     files["contributions_plot"] = plot_contributions(contributions, out / "contributions.png")

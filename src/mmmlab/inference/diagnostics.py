@@ -64,8 +64,10 @@ class Diagnostics:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                for k, v in asdict(self).items()}
+        return {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in asdict(self).items()
+        }
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Diagnostics:

@@ -101,9 +101,7 @@ class CompiledSampler:
         if self.chain_method == "sequential":
             results = [self.advance(s, n, model_args) for s in state]
             outs = [jax.device_get(r[1]) for r in results]
-            return [r[0] for r in results], jax.tree_util.tree_map(
-                lambda *xs: np.stack(xs), *outs
-            )
+            return [r[0] for r in results], jax.tree_util.tree_map(lambda *xs: np.stack(xs), *outs)
         state, out = self.advance(state, n, model_args)
         return state, jax.device_get(out)
 
@@ -370,4 +368,3 @@ def constrain(
     """Map unconstrained draws (chain, draw, ...) to the model's parameter space."""
     sampler, _ = get_sampler(key, model, model_args, settings)
     return jax.device_get(sampler.postprocess(z, model_args))
-

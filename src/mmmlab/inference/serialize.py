@@ -17,8 +17,16 @@ from mmmlab.models.config import ModelConfig
 from mmmlab.models.mmm import Scaling
 
 FORMAT_VERSION = 1
-_ARRAYS = ("spend", "target", "exposure", "controls", "population", "time_index",
-           "history_spend", "history_exposure")
+_ARRAYS = (
+    "spend",
+    "target",
+    "exposure",
+    "controls",
+    "population",
+    "time_index",
+    "history_spend",
+    "history_exposure",
+)
 
 
 def save_fit(fit: Fit, directory: str | Path) -> Path:
@@ -35,8 +43,10 @@ def save_fit(fit: Fit, directory: str | Path) -> Path:
     )
     idata.to_netcdf(str(out / "posterior.nc"))
     train = fit.train
-    np.savez(out / "train.npz", **{k: getattr(train, k) for k in _ARRAYS
-                                   if getattr(train, k) is not None})
+    np.savez(
+        out / "train.npz",
+        **{k: getattr(train, k) for k in _ARRAYS if getattr(train, k) is not None},
+    )
     meta = {
         "format_version": FORMAT_VERSION,
         "method": fit.method,

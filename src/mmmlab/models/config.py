@@ -58,9 +58,11 @@ class Prior(BaseModel):
             "exponential": lambda: dist.Exponential(p["b"]),
             "laplace": lambda: dist.Laplace(p["loc"], p["scale"]),
             "student_t": lambda: dist.StudentT(p["df"], p["loc"], p["scale"]),
-            "half_student_t": lambda: dist.HalfCauchy(p["scale"])
-            if p["df"] == 1
-            else dist.FoldedDistribution(dist.StudentT(p["df"], 0.0, p["scale"])),
+            "half_student_t": lambda: (
+                dist.HalfCauchy(p["scale"])
+                if p["df"] == 1
+                else dist.FoldedDistribution(dist.StudentT(p["df"], 0.0, p["scale"]))
+            ),
             "uniform": lambda: dist.Uniform(p["lower"], p["upper"]),
         }
         return builders[self.dist]()

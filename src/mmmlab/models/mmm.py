@@ -306,7 +306,9 @@ def saturated_media(media_lags: Array, params: dict[str, Array], s: Structure) -
             adstock, group_params(adstock, ADSTOCK_PARAMS), cfg.l_max, cfg.normalize_adstock
         )
         lags = media_lags if len(s.groups) == 1 else media_lags[..., np.asarray(idx)]
-        parts.append(saturation(sat, adstock_lags(lags, weights), group_params(sat, SATURATION_PARAMS)))
+        parts.append(
+            saturation(sat, adstock_lags(lags, weights), group_params(sat, SATURATION_PARAMS))
+        )
         order.extend(idx)
     if len(parts) == 1:
         return parts[0]
