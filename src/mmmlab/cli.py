@@ -46,7 +46,12 @@ def _load_data(
     if example:
         from mmmlab.synth import example_dataset
 
-        return example_dataset()[0]
+        dataset, truth = example_dataset()
+        answer = ", ".join(
+            f"{c} {r:.2f}" for c, r in zip(dataset.channels, truth.roas, strict=True)
+        )
+        console.print(f"[bold]answer key[/] (simulated data) true ROAS: {answer}")
+        return dataset
     if data is None:
         raise typer.BadParameter("give a DATA file, or --example for the built-in dataset")
     if columns is not None:
