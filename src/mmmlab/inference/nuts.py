@@ -194,7 +194,7 @@ def laplace_start(
     z0: dict,
     rng_key: jax.Array,
     dense: bool,
-    max_iter: int = 1000,
+    max_iter: int = 3000,
     floor: float = 1e-2,
 ) -> tuple[dict, jnp.ndarray]:
     """A starting point and initial inverse mass matrix from a Laplace approximation.
