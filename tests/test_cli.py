@@ -68,10 +68,12 @@ def test_fit_public_robyn_file_with_column_map(tmp_path):
     assert hashlib.sha256(data.read_bytes()).hexdigest() == before
 
 
-def _csv(tmp_path: Path, text: str) -> Path:
+def _fit_csv(tmp_path: Path, text: str, spend: str = "tv,search"):
+    """Run `mmmlab fit` on a CSV written from `text`, naming its columns with flags."""
     path = tmp_path / "data.csv"
     path.write_text(text)
-    return path
+    args = ["fit", str(path), "--date", "date", "--target", "sales", "--spend", spend]
+    return runner.invoke(app, [*args, "--out", str(tmp_path / "out"), *QUICK])
 
 
 def _weekly(n: int = 40, spend: str = "10") -> str:
@@ -81,47 +83,14 @@ def _weekly(n: int = 40, spend: str = "10") -> str:
 
 
 def test_missing_column_names_the_file_and_column(tmp_path):
-    path = _csv(tmp_path, _weekly())
-    result = runner.invoke(
-        app,
-        [
-            "fit",
-            str(path),
-            "--date",
-            "date",
-            "--target",
-            "sales",
-            "--spend",
-            "tv,radio",
-            "--out",
-            str(tmp_path / "out"),
-            *QUICK,
-        ],
-    )
+    result = _fit_csv(tmp_path, _weekly(), spend="tv,radio")
     assert result.exit_code == 2
     assert "data.csv" in result.output and "radio" in result.output
     assert not (tmp_path / "out").exists()
 
 
 def test_negative_spend_names_the_row(tmp_path):
-    text = _weekly().replace(",10,", ",-4,", 1)
-    path = _csv(tmp_path, text)
-    result = runner.invoke(
-        app,
-        [
-            "fit",
-            str(path),
-            "--date",
-            "date",
-            "--target",
-            "sales",
-            "--spend",
-            "tv,search",
-            "--out",
-            str(tmp_path / "out"),
-            *QUICK,
-        ],
-    )
+    result = _fit_csv(tmp_path, _weekly().replace(",10,", ",-4,", 1))
     assert result.exit_code == 2
     assert "line 2" in result.output and "tv" in result.output
 
@@ -137,22 +106,6 @@ def test_unknown_config_key_is_named(tmp_path):
 
 
 def test_too_few_rows_for_the_model(tmp_path):
-    path = _csv(tmp_path, _weekly(n=14))
-    result = runner.invoke(
-        app,
-        [
-            "fit",
-            str(path),
-            "--date",
-            "date",
-            "--target",
-            "sales",
-            "--spend",
-            "tv,search",
-            "--out",
-            str(tmp_path / "out"),
-            *QUICK,
-        ],
-    )
+    result = _fit_csv(tmp_path, _weekly(n=14))
     assert result.exit_code == 2
     assert "too few" in result.output

@@ -127,3 +127,53 @@ def test_config_rejects_unknown_keys_and_sites():
         ModelConfig.model_validate({"adstok": "geometric"})
     with pytest.raises(ValueError, match="unknown site"):
         ModelConfig(priors={"bta": Prior(dist="normal")})
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        ModelConfig(trend="piecewise", likelihood="student_t"),
+        ModelConfig(adstock="delayed", saturation="hill", normalize_adstock=False),
+        ModelConfig(
+            channels={
+                "tv": {"adstock": "weibull_pdf", "saturation": "michaelis_menten"},
+                "search": {"adstock": "weibull_cdf", "saturation": "tanh"},
+            },
+            trend="none",
+            yearly_seasonality=0,
+        ),
+    ],
+    ids=["piecewise-student_t", "delayed-hill", "mixed-per-channel"],
+)
+def test_every_component_fits_and_predicts(example, config):
+    dataset, _ = example
+    train, _, test = dataset.split(train=0.8)
+    result = fit(train, config, seed=0, method="map")
+    table = result.roas()
+    assert np.all(np.isfinite(table[["roas_mean", "mroas_mean"]].values))
+    assert result.predict(test).shape == (1, test.n_time, 1)
+    comp = result.components()
+    assert np.all(np.isfinite(comp.mean))
+
+
+def test_daily_data_get_weekly_seasonality():
+    import pandas as pd
+
+    from mmmlab.data import Dataset
+    from mmmlab.models.mmm import Scaling, prepare
+
+    rng = np.random.default_rng(0)
+    n = 120
+    dates = pd.date_range("2024-01-01", periods=n, freq="D")
+    spend = rng.gamma(2.0, 50.0, size=(n, 1, 2))
+    weekday = np.sin(2 * np.pi * np.arange(n) / 7.0)
+    target = 1000 + 5 * spend.sum(axis=2) + 80 * weekday[:, None] + rng.normal(0, 10, (n, 1))
+    daily = Dataset(dates=dates, geos=["national"], channels=["a", "b"], spend=spend, target=target)
+    assert daily.frequency == "daily"
+    config = ModelConfig(yearly_seasonality=2, weekly_seasonality=3, l_max=14)
+    data = prepare(daily, config, Scaling.fit(daily, config))
+    assert data.fourier.shape == (n, 2 * 2 + 2 * 3)
+    weekly_only = ModelConfig(yearly_seasonality=0, weekly_seasonality=3, l_max=14)
+    result = fit(daily, weekly_only, seed=0, method="map")
+    weekly = result.components().parts["seasonality"].mean(axis=0)[:, 0]
+    assert np.corrcoef(weekly, weekday)[0, 1] > 0.8
