@@ -1,0 +1,41 @@
+"""Heavier checks at the default sampler settings (`make test-slow`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mmmlab
+from mmmlab.data import ColumnMap, read_dataset
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slow")]
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_no_stuck_chains_over_ten_seeds():
+    dataset, truth = mmmlab.example_dataset()
+    for seed in range(10):
+        d = mmmlab.fit(dataset, seed=seed).diagnostics
+        assert d.max_rhat < 1.05 and d.divergences == 0, (seed, d)
+
+
+def test_twenty_geo_fit_converges_and_recovers_roas():
+    dataset, truth = mmmlab.example_dataset(n_geos=20)
+    result = mmmlab.fit(dataset, seed=0)
+    d = result.diagnostics
+    assert d.max_rhat < 1.01 and d.divergences == 0, d
+    table = result.roas()
+    covered = (table["roas_lo"].values <= truth.roas) & (truth.roas <= table["roas_hi"].values)
+    assert covered.sum() >= 3, (table, truth.roas)
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared/data is not beside the repository")
+def test_robyn_public_file_converges_at_default_settings():
+    columns = ColumnMap.from_yaml(EXAMPLES / "robyn_columns.yaml")
+    dataset = read_dataset(SHARED / "robyn_dt_simulated_weekly.csv", columns)
+    d = mmmlab.fit(dataset, seed=0).diagnostics
+    assert d.max_rhat < 1.01 and d.divergences == 0, d
+    assert np.isfinite(d.ess_per_s)
