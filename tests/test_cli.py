@@ -109,3 +109,33 @@ def test_too_few_rows_for_the_model(tmp_path):
     result = _fit_csv(tmp_path, _weekly(n=14))
     assert result.exit_code == 2
     assert "too few" in result.output
+
+
+def test_fit_mff_long_file(tmp_path):
+    dates = pd.date_range("2022-01-02", periods=60, freq="W-SUN")
+    rows = []
+    for i, day in enumerate(dates):
+        base = {
+            "Period": str(day.date()),
+            "Geography": "-",
+            "Product": "-",
+            "Campaign": "-",
+            "Outlet": "-",
+            "Creative": "-",
+        }
+        tv, search = 50 + 30 * (i % 5), 20 + 10 * (i % 3)
+        rows.append(base | {"VariableName": "sales", "VariableValue": 1000 + 2 * tv + 3 * search})
+        rows.append(base | {"VariableName": "tv_spend", "VariableValue": tv})
+        rows.append(base | {"VariableName": "search_spend", "VariableValue": search})
+    data = tmp_path / "mff.csv"
+    pd.DataFrame(rows).to_csv(data, index=False)
+    mapping = tmp_path / "mff.yaml"
+    mapping.write_text("target: sales\nspend: {tv: tv_spend, search: search_spend}\n")
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["fit", str(data), "--mff", str(mapping), "--method", "map", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["dataset"]["channels"] == ["tv", "search"]
+    assert summary["dataset"]["periods"] == 60

@@ -32,6 +32,7 @@ def _load_data(
     data: Path | None,
     example: bool,
     columns: Path | None,
+    mff: Path | None,
     date: str | None,
     target: str | None,
     spend: str | None,
@@ -41,7 +42,7 @@ def _load_data(
     geo: str | None,
     fill_missing_spend: str,
 ):
-    from mmmlab.data import ColumnMap, read_dataset
+    from mmmlab.data import ColumnMap, MffMap, read_dataset, read_mff
 
     if example:
         from mmmlab.synth import example_dataset
@@ -54,6 +55,8 @@ def _load_data(
         return dataset
     if data is None:
         raise typer.BadParameter("give a DATA file, or --example for the built-in dataset")
+    if mff is not None:
+        return read_mff(data, MffMap.from_yaml(mff), fill_missing_spend=fill_missing_spend)
     if columns is not None:
         column_map = ColumnMap.from_yaml(columns)
     else:
@@ -84,6 +87,9 @@ def fit(
     config: Annotated[Path | None, typer.Option(help="Model config YAML")] = None,
     out: Annotated[Path, typer.Option(help="Output directory")] = Path("runs/fit"),
     columns: Annotated[Path | None, typer.Option(help="Column map YAML")] = None,
+    mff: Annotated[
+        Path | None, typer.Option(help="DATA is MFF long format; this YAML maps its variables")
+    ] = None,
     date: Annotated[str | None, typer.Option(help="Date column")] = None,
     target: Annotated[str | None, typer.Option(help="Target column")] = None,
     spend: Annotated[str | None, typer.Option(help="Spend columns, comma-separated")] = None,
@@ -123,6 +129,7 @@ def fit(
                 data,
                 example,
                 columns,
+                mff,
                 date,
                 target,
                 spend,
