@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, cast
 
 import typer
 from rich.console import Console
@@ -116,6 +116,7 @@ def fit(
     from mmmlab.analysis.report import write_outputs
     from mmmlab.data import DatasetError
     from mmmlab.inference import fit as run_fit
+    from mmmlab.inference.fit import Method
     from mmmlab.models import ModelConfig
 
     if fill_missing_spend not in ("error", "zero"):
@@ -151,7 +152,7 @@ def fit(
             dataset,
             model_config,
             seed=seed,
-            method=_method(method),
+            method=cast(Method, method),
             num_warmup=warmup,
             num_samples=samples,
             num_chains=chains,
@@ -172,10 +173,6 @@ def _error(err: Exception) -> None:
     """Print a user error whole: no wrapping (paths stay intact), no markup parsing."""
     console.print("[red]error:[/] ", end="")
     console.print(str(err), soft_wrap=True, markup=False, highlight=False)
-
-
-def _method(name: str) -> Literal["nuts", "map", "svi"]:
-    return name  # type: ignore[return-value]
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

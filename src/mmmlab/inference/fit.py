@@ -216,7 +216,7 @@ def fit(
             max_tree_depth=max_tree_depth,
             dense_mass=dataset.n_geos == 1 if dense_mass is None else dense_mass,
         )
-        with _progress_bar(progress, "NUTS") as callback:
+        with _ProgressBar(progress, "NUTS") as callback:
             run = run_nuts(rng_key, s.key, model, (data, y), settings, callback)
         posterior = constrain(s.key, model, (data, y), settings, run.z)
         posterior = {k: np.asarray(v) for k, v in posterior.items()}
@@ -275,7 +275,7 @@ def fit(
     )
 
 
-class _progress_bar:
+class _ProgressBar:
     """Context manager: a Rich progress bar (with ETA) or a user callback, or nothing."""
 
     def __init__(self, progress: bool | Callable[[int, int], None], label: str) -> None:

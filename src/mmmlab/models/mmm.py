@@ -1,7 +1,10 @@
 """The additive Bayesian MMM: one NumPyro function for fitting, prediction and simulation.
 
 ``y[t, g] = intercept[g] + trend[t] + seasonality[t] + controls[t, g] @ gamma
-            + sum_c beta[g, c] * saturation_c(adstock_c(x[:, g, c]))[t] + noise[t, g]``
+            + sum_c effect[g, c] * (s_c[t, g] / mean_train(s_c[:, g]) - 1) + noise[t, g]``
+with ``s_c = saturation_c(adstock_c(x_c))``: `effect` is a channel's average contribution per
+period over training, and the media terms are centred so `intercept` is the level with media
+at its average (the baseline is ``intercept - sum_c effect``). See docs/model.md for why.
 
 National data is the one-geo case. With several geos, intercept and noise are per geo and the
 channel effects are pooled across geos (non-centred log-normal spread around `effect`); adstock
