@@ -127,12 +127,12 @@ def summarize(name: str, ours: list[dict], ref: list[dict]) -> None:
     )
     if len(ref) > 1:  # like for like: cold against cold, warm against warm
         ref_warm = ref[1:]
-        cold = ref[0]["wall"] / ours[0]["wall"]
-        warm = np.median([r["wall"] for r in ref_warm]) / np.median([r["wall"] for r in warm])
-        rate = np.median([r["rate"] for r in warm]) / np.median([r["rate"] for r in ref_warm])
+        cold_ratio = ref[0]["wall"] / ours[0]["wall"]
+        warm_ratio = np.median([r["wall"] for r in ref_warm]) / np.median([r["wall"] for r in warm])
+        rate_ratio = np.median([r["rate"] for r in warm]) / np.median([r["rate"] for r in ref_warm])
         print(
-            f"{name}: numpyro MCMC / mmmlab wall, first fit {cold:.2f}x, later fits "
-            f"{warm:.2f}x; mmmlab / numpyro ESS/s on later fits {rate:.2f}x"
+            f"{name}: numpyro MCMC / mmmlab wall, first fit {cold_ratio:.2f}x, later fits "
+            f"{warm_ratio:.2f}x; mmmlab / numpyro ESS/s on later fits {rate_ratio:.2f}x"
         )
     print()
 
