@@ -87,7 +87,8 @@ def run_mmmlab(name: str, dataset, seeds: list[int]) -> list[dict]:
 
 
 def run_reference(name: str, dataset, seeds: list[int]) -> list[dict]:
-    """NumPyro's MCMC(NUTS) on the same model, data and settings (dense mass, 0.85)."""
+    """NumPyro's MCMC(NUTS) on the same model, data and settings (mass matrix as mmmlab
+    chooses it: dense for national, diagonal for geo panels; target acceptance 0.85)."""
     config = ModelConfig()
     scaling = Scaling.fit(dataset, config)
     s = structure_of(config, dataset.channels, dataset.n_geos)
@@ -100,7 +101,7 @@ def run_reference(name: str, dataset, seeds: list[int]) -> list[dict]:
     for seed in seeds:
         t0 = time.perf_counter()
         mcmc = MCMC(
-            NUTS(model, target_accept_prob=0.85, dense_mass=True),
+            NUTS(model, target_accept_prob=0.85, dense_mass=dataset.n_geos == 1),
             num_warmup=1000,
             num_samples=1000,
             num_chains=2,
@@ -144,6 +145,9 @@ def main() -> None:
     parser.add_argument(
         "--reference-seeds", type=int, default=2, help="numpyro runs, national (first one compiles)"
     )
+    parser.add_argument(
+        "--geo-reference-seeds", type=int, default=0, help="numpyro runs, 20 geos (slow)"
+    )
     parser.add_argument("--quick", action="store_true", help="3 national seeds, 1 geo seed")
     args = parser.parse_args()
     if args.quick:
@@ -162,7 +166,8 @@ def main() -> None:
         print(HEADER)
         geo, _ = example_dataset(n_geos=20)
         ours = run_mmmlab("20 geos", geo, list(range(args.geo_seeds)))
-        summarize("20 geos", ours, [])
+        ref = run_reference("20 geos", geo, list(range(args.geo_reference_seeds)))
+        summarize("20 geos", ours, ref)
 
 
 if __name__ == "__main__":
