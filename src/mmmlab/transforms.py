@@ -103,15 +103,6 @@ def lag_stack(x: np.ndarray, l_max: int) -> np.ndarray:
     return np.stack([x[l_max - 1 - lag : l_max - 1 - lag + T] for lag in range(l_max)])
 
 
-def adstock_lags(lags: Array, weights: Array) -> Array:
-    """Adstock from lagged media: ``sum_l weights[l] * lags[l]``; (L, T, ...) -> (T, ...).
-
-    weights: (L, ...) broadcasting against the trailing dims (e.g. (L, C)).
-    """
-    # einsum lowers to one dot_general: far faster on CPU than broadcast-multiply-and-sum.
-    return jnp.einsum("lt...,l...->t...", lags, weights)
-
-
 def geometric_adstock(x: Array, alpha: Array, l_max: int = 8, normalize: bool = True) -> Array:
     """Geometric carry-over with decay `alpha` in [0, 1); x (T, ...) -> (T, ...)."""
     return convolve_lags(x, geometric_weights(alpha, l_max, normalize))

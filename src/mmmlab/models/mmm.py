@@ -31,7 +31,6 @@ from mmmlab.models.config import ModelConfig
 from mmmlab.transforms import (
     ADSTOCK_PARAMS,
     SATURATION_PARAMS,
-    adstock_lags,
     adstock_weights,
     lag_stack,
     saturation,
@@ -43,13 +42,15 @@ Array = jnp.ndarray
 class ModelData(NamedTuple):
     """Arrays the model reads, on the model scale (a JAX pytree; shapes are the cache key).
 
-    media_lags : (L, T, G, C) lagged media: ``media_lags[l, t] = x[t - l]``, with the rows
-        before the window taken from its history (zeros before the data begin)
+    media_lags : (C, L, T, G) lagged media: ``media_lags[c, l, t, g] = x[t - l, g, c]``, with
+        the rows before the window taken from its history (zeros before the data begin).
+        Channel-major so the adstock is one batched matrix-vector product over the lags with
+        no relayout of this (largest) argument on every gradient.
     fourier : (T, F) seasonality features
     controls : (T, G, K) standardised controls
     t : (T,) time in units of the training length, 0 mid-way through training
     changepoints : (n_cp,) changepoint locations on the `t` scale
-    reference_lags : (L, T_train, G, C) training `media_lags` when this window is not the
+    reference_lags : (C, L, T_train, G) training `media_lags` when this window is not the
         training window (channel effects are training-window averages); None while fitting.
     """
 
@@ -136,7 +137,7 @@ def prepare(dataset: Dataset, config: ModelConfig, scaling: Scaling) -> ModelDat
     controls = (dataset.controls - scaling.control_mean) / scaling.control_std
     t = (dataset.time_index - scaling.t_origin) / scaling.t_span - 0.5
     return ModelData(
-        media_lags=jnp.asarray(lag_stack(media, config.l_max)),
+        media_lags=jnp.asarray(np.moveaxis(lag_stack(media, config.l_max), -1, 0).copy()),
         fourier=jnp.asarray(fourier_features(dataset.dates, dataset.frequency, config)),
         controls=jnp.asarray(controls),
         t=jnp.asarray(t, dtype=float),
@@ -290,7 +291,7 @@ def mean_of(parts: dict[str, Array]) -> Array:
 
 
 def saturated_media(media_lags: Array, params: dict[str, Array], s: Structure) -> Array:
-    """``saturation(adstock(x))`` per channel, (T, G, C), from lagged media (L, T, G, C)."""
+    """``saturation(adstock(x))`` per channel, (T, G, C), from lagged media (C, L, T, G)."""
     cfg = s.config
     position = {site: {ch: j for j, ch in enumerate(idx)} for site, idx in s.media_sites}
     parts, order = [], []
@@ -308,10 +309,9 @@ def saturated_media(media_lags: Array, params: dict[str, Array], s: Structure) -
         weights = adstock_weights(
             adstock, group_params(adstock, ADSTOCK_PARAMS), cfg.l_max, cfg.normalize_adstock
         )
-        lags = media_lags if len(s.groups) == 1 else media_lags[..., np.asarray(idx)]
-        parts.append(
-            saturation(sat, adstock_lags(lags, weights), group_params(sat, SATURATION_PARAMS))
-        )
+        lags = media_lags if len(s.groups) == 1 else media_lags[np.asarray(idx)]
+        adstocked = jnp.einsum("cltg,lc->tgc", lags, weights)
+        parts.append(saturation(sat, adstocked, group_params(sat, SATURATION_PARAMS)))
         order.extend(idx)
     if len(parts) == 1:
         return parts[0]
