@@ -32,7 +32,7 @@ from numpyro.infer import MCMC, NUTS  # noqa: E402
 import mmmlab  # noqa: E402
 from mmmlab.inference.diagnostics import convergence  # noqa: E402
 from mmmlab.models import ModelConfig  # noqa: E402
-from mmmlab.models.mmm import Scaling, mmm, prepare, scaled_target, structure_of  # noqa: E402
+from mmmlab.models.mmm import bind  # noqa: E402
 from mmmlab.synth import example_dataset  # noqa: E402
 
 STUCK_RHAT = 1.05  # a seed whose max R-hat exceeds this has a chain that did not mix
@@ -89,14 +89,7 @@ def run_mmmlab(name: str, dataset, seeds: list[int]) -> list[dict]:
 def run_reference(name: str, dataset, seeds: list[int]) -> list[dict]:
     """NumPyro's MCMC(NUTS) on the same model, data and settings (mass matrix as mmmlab
     chooses it: dense for national, diagonal for geo panels; target acceptance 0.85)."""
-    config = ModelConfig()
-    scaling = Scaling.fit(dataset, config)
-    s = structure_of(config, dataset.channels, dataset.n_geos)
-    data, y = prepare(dataset, config, scaling), scaled_target(dataset, scaling)
-
-    def model(data, y=None):
-        mmm(data, s, y)
-
+    model, _, _, data, y = bind(dataset, ModelConfig())
     rows = []
     for seed in seeds:
         t0 = time.perf_counter()

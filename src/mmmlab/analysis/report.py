@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from mmmlab.analysis.plots import plot_contributions, plot_fit, plot_response_curves
 from mmmlab.analysis.response import response_curves
@@ -15,11 +16,17 @@ from mmmlab.inference.fit import Fit
 from mmmlab.metrics import fit_metrics
 
 
-def summarize(fit: Fit) -> dict[str, Any]:
-    """A JSON-ready summary: data, settings, diagnostics, warnings, fit metrics, ROAS."""
+def summarize(
+    fit: Fit, roas: pd.DataFrame | None = None, predicted: np.ndarray | None = None
+) -> dict[str, Any]:
+    """A JSON-ready summary: data, settings, diagnostics, warnings, fit metrics, ROAS.
+
+    `roas` (from `roas_table`) and `predicted` (posterior mean (T, G)) are computed here
+    unless the caller already has them.
+    """
     train = fit.train
-    predicted = fit.components().mean.mean(axis=0)
-    roas = roas_table(fit)
+    predicted = fit.components().mean.mean(axis=0) if predicted is None else predicted
+    roas = roas_table(fit) if roas is None else roas
     return {
         "dataset": {
             "name": train.name,
@@ -48,9 +55,11 @@ def write_outputs(fit: Fit, out: str | Path) -> dict[str, Any]:
     the fit itself (fit/) into `out`. Returns the summary with the written paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    summary = summarize(fit)
-    roas = roas_table(fit)
-    contributions = contributions_frame(fit)
+    components = fit.components()
+    predictive = fit.predict(components=components)
+    roas = roas_table(fit, components=components)
+    summary = summarize(fit, roas, predicted=components.mean.mean(axis=0))
+    contributions = contributions_frame(fit, components=components)
     curves = response_curves(fit)
     files = {
         "roas": out / "roas.csv",
@@ -60,7 +69,6 @@ def write_outputs(fit: Fit, out: str | Path) -> dict[str, Any]:
     roas.to_csv(files["roas"])
     contributions.to_csv(files["contributions"], index=False)
     curves.to_csv(files["response_curves"], index=False)
-    predictive = fit.predict()
     files["fit_plot"] = plot_fit(
         fit.train.dates,
         fit.train.target,

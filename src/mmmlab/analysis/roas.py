@@ -9,7 +9,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from mmmlab.data import Dataset
-    from mmmlab.inference.fit import Fit
+    from mmmlab.inference.fit import Components, Fit
 
 MARGIN = 0.01  # mROAS: the return on the next 1% of spend
 INTERVAL = 0.9
@@ -20,10 +20,14 @@ def _quantiles(draws: np.ndarray, interval: float = INTERVAL) -> tuple[np.ndarra
     return np.quantile(draws, tail, axis=0), np.quantile(draws, 1.0 - tail, axis=0)
 
 
-def roas_draws(fit: Fit, dataset: Dataset | None = None) -> dict[str, np.ndarray]:
-    """Draws (S, C) of total contribution, ROAS and mROAS over the window and all geos."""
+def roas_draws(
+    fit: Fit, dataset: Dataset | None = None, components: Components | None = None
+) -> dict[str, np.ndarray]:
+    """Draws (S, C) of total contribution, ROAS and mROAS over the window and all geos.
+
+    `components` of the same window are reused when given."""
     dataset = fit.train if dataset is None else dataset
-    base = fit.components(dataset)
+    base = fit.components(dataset) if components is None else components
     bumped = fit.components(dataset, media_scale=1.0 + MARGIN)
     contribution = base.media.sum(axis=(1, 2))  # (S, C)
     extra = bumped.media.sum(axis=(1, 2)) - contribution
@@ -36,11 +40,13 @@ def roas_draws(fit: Fit, dataset: Dataset | None = None) -> dict[str, np.ndarray
     }
 
 
-def roas_table(fit: Fit, dataset: Dataset | None = None) -> pd.DataFrame:
+def roas_table(
+    fit: Fit, dataset: Dataset | None = None, components: Components | None = None
+) -> pd.DataFrame:
     """One row per channel: spend, contribution, ROAS and mROAS (mean, median, 90% interval),
     shares of effect and of spend."""
     dataset = fit.train if dataset is None else dataset
-    draws = roas_draws(fit, dataset)
+    draws = roas_draws(fit, dataset, components)
     spend = dataset.spend.sum(axis=(0, 1))
     table = pd.DataFrame(index=pd.Index(dataset.channels, name="channel"))
     table["spend"] = spend
@@ -56,13 +62,15 @@ def roas_table(fit: Fit, dataset: Dataset | None = None) -> pd.DataFrame:
     return table
 
 
-def contributions_frame(fit: Fit, dataset: Dataset | None = None) -> pd.DataFrame:
+def contributions_frame(
+    fit: Fit, dataset: Dataset | None = None, components: Components | None = None
+) -> pd.DataFrame:
     """Long table: one row per (date, geo, component) with mean and 90% interval.
 
     Components are the channels plus baseline, trend, seasonality and controls.
     """
     dataset = fit.train if dataset is None else dataset
-    comp = fit.components(dataset)
+    comp = fit.components(dataset) if components is None else components
     series = {**comp.parts, **{ch: comp.media[..., c] for c, ch in enumerate(dataset.channels)}}
     rows = []
     for name, draws in series.items():  # draws (S, T, G)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from mmmlab.data import Dataset, DatasetError
@@ -19,11 +19,10 @@ from mmmlab.models.mmm import (
     ModelData,
     Scaling,
     Structure,
+    bind,
     components,
     mean_of,
-    mmm,
     prepare,
-    scaled_target,
     structure_of,
 )
 
@@ -64,6 +63,11 @@ class Fit:
     seed: int
     settings: dict[str, Any] = field(default_factory=dict)
 
+    @cached_property
+    def _reference_lags(self) -> jax.Array:
+        """Training-window lagged media: channel effects are averages over it."""
+        return prepare(self.train, self.config, self.scaling).media_lags
+
     @property
     def structure(self) -> Structure:
         return structure_of(self.config, self.train.channels, self.train.n_geos)
@@ -101,9 +105,10 @@ class Fit:
         """
         dataset = self.train if dataset is None else dataset
         self._check_window(dataset)
-        reference = prepare(self.train, self.config, self.scaling).media_lags
         data = prepare(dataset, self.config, self.scaling)
-        data = data._replace(media_lags=data.media_lags * media_scale, reference_lags=reference)
+        data = data._replace(
+            media_lags=data.media_lags * media_scale, reference_lags=self._reference_lags
+        )
         out = _evaluate(self.structure)(self.flat_posterior(), data)
         y_scale = self.scaling.y_scale
         return Components(
@@ -112,9 +117,14 @@ class Fit:
             mean=np.asarray(out["mean"]) * y_scale,
         )
 
-    def predict(self, dataset: Dataset | None = None, seed: int = 0) -> np.ndarray:
-        """Posterior predictive draws (S, T, G) of the target for `dataset`, target units."""
-        comp = self.components(dataset)
+    def predict(
+        self, dataset: Dataset | None = None, seed: int = 0, components: Components | None = None
+    ) -> np.ndarray:
+        """Posterior predictive draws (S, T, G) of the target for `dataset`, target units.
+
+        Pass `components` (of the same window) when you already have them.
+        """
+        comp = self.components(dataset) if components is None else components
         post = self.flat_posterior()
         sigma = np.asarray(post["sigma"]).reshape(len(comp.mean), -1)[:, None, :]
         rng = np.random.default_rng(seed)
@@ -198,14 +208,7 @@ def fit(
     """
     config = ModelConfig() if config is None else config
     check_rows(dataset, config)
-    scaling = Scaling.fit(dataset, config)
-    s = structure_of(config, dataset.channels, dataset.n_geos)
-    data = prepare(dataset, config, scaling)
-    y = scaled_target(dataset, scaling)
-
-    def model(data: ModelData, y: jnp.ndarray | None = None) -> None:
-        mmm(data, s, y)
-
+    model, s, scaling, data, y = bind(dataset, config)
     rng_key = jax.random.PRNGKey(seed)
     if method == "nuts":
         settings = NutsSettings(

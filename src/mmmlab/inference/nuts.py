@@ -63,7 +63,6 @@ class NutsRun:
 
     z : unconstrained draws by site, each (chain, draw, *site_shape)
     stats : sampler statistics; compile_s / sample_s : seconds compiling and sampling;
-    compiled : whether this run had to compile (False when the cache served it);
     warmup_steps : leapfrog steps spent in warmup, all chains.
     """
 
@@ -71,7 +70,6 @@ class NutsRun:
     stats: SampleStats
     compile_s: float
     sample_s: float
-    compiled: bool
     warmup_steps: int = 0
 
 
@@ -370,7 +368,6 @@ def run_nuts(
         stats=stats,
         compile_s=compile_s,
         sample_s=sample_s,
-        compiled=fresh,
         warmup_steps=warmup_steps,
     )
 

@@ -363,3 +363,31 @@ def mmm(data: ModelData, s: Structure, y: Array | None = None) -> None:
     else:
         noise = dist.Normal(mu, sigma)
     numpyro.sample("y", noise.to_event(2), obs=y)
+
+
+class Bound(NamedTuple):
+    """A model bound to a training window: everything a sampler or simulator needs.
+
+    model : ``model(data, y=None)``, the NumPyro model with its structure fixed
+    structure, scaling : static structure and the training-window scaling
+    data, y : model-scale arrays and target (T, G) of the window
+    """
+
+    model: Any
+    structure: Structure
+    scaling: Scaling
+    data: ModelData
+    y: Array
+
+
+def bind(dataset: Dataset, config: ModelConfig) -> Bound:
+    """Fix scaling and structure on `dataset` (the training window) and bind the model."""
+    scaling = Scaling.fit(dataset, config)
+    s = structure_of(config, dataset.channels, dataset.n_geos)
+
+    def model(data: ModelData, y: Array | None = None) -> None:
+        mmm(data, s, y)
+
+    return Bound(
+        model, s, scaling, prepare(dataset, config, scaling), scaled_target(dataset, scaling)
+    )

@@ -18,12 +18,10 @@ from numpyro.handlers import seed, substitute, trace
 from mmmlab.data import Dataset
 from mmmlab.models.config import ModelConfig
 from mmmlab.models.mmm import (
-    Scaling,
+    bind,
     components,
     mmm,
-    prepare,
     saturated_media,
-    structure_of,
 )
 
 CHANNELS = ("tv", "search", "social", "display")
@@ -86,9 +84,7 @@ def example_dataset(
         control_names=("price_index",),
         name="example",
     )
-    scaling = Scaling.fit(blank, config)
-    s = structure_of(config, CHANNELS, n_geos)
-    data = prepare(blank, config, scaling)
+    _, s, _, data, _ = bind(blank, config)
     params = {
         "trend_slope": np.array(0.06),
         "seasonality": np.array([0.05, 0.03, 0.01, -0.01]),
