@@ -2,7 +2,8 @@
 
 The data enter the compiled programs as arguments (never as constants), so a second fit of
 the same shape reuses the executable: no tracing, no compiling. Chains run in parallel across
-devices (`pmap`) when there are enough, else vectorised (`vmap`). Sampling advances in fixed
+devices (`pmap`) when there are enough; otherwise one after another on a CPU and vectorised
+(`vmap`) on an accelerator. Sampling advances in fixed
 chunks of iterations so the host can draw a progress bar between chunks without putting
 callbacks into the compiled program (which would keep it out of the persistent cache).
 """

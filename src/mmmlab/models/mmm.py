@@ -209,10 +209,11 @@ def sample_params(s: Structure) -> dict[str, Array]:
     """Sample every parameter of the model; returns them by site name (model scale)."""
     cfg, G, C = s.config, s.n_geos, len(s.channels)
     params: dict[str, Array] = {}
-    with numpyro.plate("geo_intercept", G):
-        # One level per geo, unpooled: each geo's target is scaled to mean 1, so its level
-        # is pinned by its own data; pooling it would only add a funnel for NUTS.
+    with numpyro.plate("geo", G):
+        # One level and noise sd per geo, unpooled: each geo's target is scaled to mean 1, so
+        # its level is pinned by its own data; pooling it would only add a funnel for NUTS.
         params["intercept"] = numpyro.sample("intercept", cfg.prior("intercept").build())
+        params["sigma"] = numpyro.sample("sigma", cfg.prior("sigma").build())
     if cfg.trend != "none":
         params["trend_slope"] = numpyro.sample("trend_slope", cfg.prior("trend_slope").build())
     if cfg.trend == "piecewise":
@@ -231,12 +232,8 @@ def sample_params(s: Structure) -> dict[str, Array]:
     if cfg.likelihood == "student_t":
         params["nu"] = numpyro.sample("nu", cfg.prior("nu").build())
     if G > 1:
-        with numpyro.plate("geo", G):
-            params["sigma"] = numpyro.sample("sigma", cfg.prior("sigma").build())
-            with numpyro.plate("channel_of_geo", C, dim=-2):
-                params["effect_geo_z"] = numpyro.sample("effect_geo_z", dist.Normal(0.0, 1.0))
-    else:
-        params["sigma"] = numpyro.sample("sigma", cfg.prior("sigma").build())
+        with numpyro.plate("geo_of_channel", G), numpyro.plate("channel_of_geo", C, dim=-2):
+            params["effect_geo_z"] = numpyro.sample("effect_geo_z", dist.Normal(0.0, 1.0))
     return params
 
 

@@ -91,7 +91,7 @@ def example_dataset(
         "control": np.array([-0.03]),
         "geometric_alpha": TRUE_ALPHA,
         "logistic_lam": TRUE_LAM,
-        "sigma": np.full(n_geos, noise) if n_geos > 1 else np.array(noise),
+        "sigma": np.full(n_geos, noise),
     }
     if n_geos > 1:
         params |= {
