@@ -84,6 +84,14 @@ def _load_data(
 def fit(
     data: Annotated[Path | None, typer.Argument(help="CSV or Parquet file (wide format)")] = None,
     example: Annotated[bool, typer.Option("--example", help="Fit the built-in example")] = False,
+    preset: Annotated[
+        str | None,
+        typer.Option(help="Simulate this built-in world (see `mmmlab synth --list`) and fit it"),
+    ] = None,
+    data_seed: Annotated[int, typer.Option(help="Seed of the --preset simulation")] = 0,
+    truth: Annotated[
+        Path | None, typer.Option(help="truth.json of simulated DATA: score the fit against it")
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="Model config YAML")] = None,
     out: Annotated[Path, typer.Option(help="Output directory")] = Path("runs/fit"),
     columns: Annotated[Path | None, typer.Option(help="Column map YAML")] = None,
@@ -123,27 +131,35 @@ def fit(
         raise typer.BadParameter("--fill-missing-spend must be 'error' or 'zero'")
     if method not in ("nuts", "map", "svi"):
         raise typer.BadParameter("--method must be nuts, map or svi")
+    answer_key = None
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
-            dataset = _load_data(
-                data,
-                example,
-                columns,
-                mff,
-                date,
-                target,
-                spend,
-                exposure,
-                controls,
-                categorical,
-                geo,
-                fill_missing_spend,
-            )
+            if preset is not None:
+                dataset, answer_key = _simulate(preset, data_seed)
+            else:
+                dataset = _load_data(
+                    data,
+                    example,
+                    columns,
+                    mff,
+                    date,
+                    target,
+                    spend,
+                    exposure,
+                    controls,
+                    categorical,
+                    geo,
+                    fill_missing_spend,
+                )
         for w in caught:
             console.print(f"[yellow]warning:[/] {w.message}")
         model_config = ModelConfig.from_yaml(config) if config else ModelConfig()
-    except (DatasetError, ValueError) as err:
+        if truth is not None:
+            from mmmlab.synth import Truth
+
+            answer_key = Truth.load(truth)
+    except (DatasetError, ValueError, FileNotFoundError) as err:
         _error(err)
         raise typer.Exit(2) from None
     console.print(f"[bold]data[/] {dataset!r}")
@@ -164,9 +180,49 @@ def fit(
         raise typer.Exit(2) from None
     summary = write_outputs(result, out)
     _print_summary(summary)
+    if answer_key is not None:
+        _print_recovery(result, answer_key, out, summary)
     console.print(f"\n[bold green]outputs[/] in {out.resolve()}")
     for name, path in summary["files"].items():
         console.print(f"  {name:22s} {path}")
+
+
+def _simulate(name: str, seed: int):
+    from mmmlab.synth import simulate
+
+    dataset, truth = simulate(name, seed)
+    console.print(f"[bold]simulated[/] {name} (seed {seed}): {truth.description}")
+    return dataset, truth
+
+
+def _print_recovery(result, truth, out: Path, summary: dict) -> None:
+    from mmmlab.analysis.recovery import fit_recovery, recovery_summary, write_recovery
+
+    try:
+        tables = fit_recovery(result, truth)
+    except ValueError as err:
+        _error(err)
+        return
+    for name, path in write_recovery(tables, out).items():
+        summary["files"][f"recovery_{name}"] = str(path)
+    table = Table(title=f"Against the truth ({truth.name}, seed {truth.seed})")
+    for col in ("channel", "true ROAS", "estimate", "90% interval", "covered"):
+        table.add_column(col, justify="right")
+    for row in tables["roas"].itertuples():
+        table.add_row(
+            row.channel,
+            _fmt(row.truth, 2),
+            _fmt(row.mean, 2),
+            f"[{_fmt(row.lo90, 2)}, {_fmt(row.hi90, 2)}]",
+            "yes" if row.cover90 else "[red]no[/]",
+        )
+    console.print(table)
+    head = recovery_summary(tables)
+    console.print(
+        f"ROAS inside the 90% interval for {head['roas_covered_90']} of "
+        f"{head['roas_channels']} channels; parameters {head['params_covered_90']} of "
+        f"{head['params']}; median contribution SRMSE {head['contribution_srmse_median']:.2f}"
+    )
 
 
 def _error(err: Exception) -> None:
@@ -217,6 +273,45 @@ def _print_summary(summary: dict) -> None:
         console.print(f"[bold yellow]warning:[/] {w}")
     if not summary["warnings"]:
         console.print("[green]converged:[/] R-hat < 1.01 and no divergences")
+
+
+@app.command()
+def synth(
+    preset: Annotated[
+        str | None, typer.Argument(help="Built-in world name, or a world spec YAML/JSON file")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed; equal seeds give identical files")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Output directory")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the built-in worlds")] = False,
+) -> None:
+    """Simulate a dataset with its answer key: data.csv, columns.yaml, truth.json, a PNG."""
+    from mmmlab.synth import list_simulators, write_simulation
+
+    if list_ or preset is None:
+        table = Table(title="Built-in worlds (mmmlab synth NAME --seed N --out DIR)")
+        for col in ("name", "kind", "T × G × C", "description / assumption broken"):
+            table.add_column(col)
+        for row in list_simulators().itertuples():
+            what = row.description + (f" [yellow]Breaks: {row.breaks}.[/]" if row.breaks else "")
+            table.add_row(row.name, row.kind, f"{row.periods}×{row.geos}×{row.channels}", what)
+        console.print(table)
+        return
+    try:
+        dataset, truth = _simulate(preset, seed)
+    except ValueError as err:
+        _error(err)
+        raise typer.Exit(2) from None
+    out = Path("runs/synth") / f"{truth.name}_seed{seed}" if out is None else out
+    paths = write_simulation(dataset, truth, out)
+    console.print(f"[bold]data[/] {dataset!r}")
+    roas = ", ".join(f"{c} {r:.2f}" for c, r in zip(truth.channels, truth.roas, strict=True))
+    console.print(f"[bold]true ROAS[/] {roas}")
+    if truth.breaks:
+        console.print(f"[bold]breaks[/] {truth.breaks}")
+    console.print(f"\n[bold green]outputs[/] in {out.resolve()}")
+    for name, path in paths.items():
+        console.print(f"  {name:8s} {path}")
+    console.print(f"fit it: mmmlab fit --preset {preset} --data-seed {seed}")
 
 
 if __name__ == "__main__":

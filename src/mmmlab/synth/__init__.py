@@ -1,5 +1,18 @@
-"""Simulators with a full answer key (true parameters, contributions, ROAS)."""
+"""Simulators with a full answer key: business presets, Hill-mixture worlds, scenario worlds."""
 
-from mmmlab.synth.example import Truth, example_dataset
+from mmmlab.synth.catalog import SIMULATORS, list_simulators, simulate, write_simulation
+from mmmlab.synth.example import example_dataset
+from mmmlab.synth.truth import Truth
+from mmmlab.synth.world import ChannelSpec, ControlSpec, WorldSpec
 
-__all__ = ["Truth", "example_dataset"]
+__all__ = [
+    "SIMULATORS",
+    "ChannelSpec",
+    "ControlSpec",
+    "Truth",
+    "WorldSpec",
+    "example_dataset",
+    "list_simulators",
+    "simulate",
+    "write_simulation",
+]

@@ -7,8 +7,6 @@ the same mechanism.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,12 +15,10 @@ from numpyro.handlers import seed, substitute, trace
 
 from mmmlab.data import Dataset
 from mmmlab.models.config import ModelConfig
-from mmmlab.models.mmm import (
-    bind,
-    components,
-    mmm,
-    saturated_media,
-)
+from mmmlab.models.mmm import bind, mean_of, mmm, saturated_media
+from mmmlab.models.units import natural_params
+from mmmlab.synth.truth import Truth, marginal_roas, total_roas
+from mmmlab.synth.world import fixed_parts
 
 CHANNELS = ("tv", "search", "social", "display")
 # On the model scale (target / its mean, media / its mean): max effect, decay, steepness.
@@ -32,16 +28,6 @@ TRUE_LAM = np.array([1.0, 2.0, 1.5, 3.0])
 TRUE_BASELINE = 0.6
 MEAN_SPEND = np.array([40_000.0, 25_000.0, 15_000.0, 10_000.0])
 REVENUE_SCALE = 400_000.0
-
-
-@dataclass(frozen=True)
-class Truth:
-    """The answer key. params : site -> value (model scale);
-    contributions : (T, G, C) in target units; roas : (C,) over the whole window."""
-
-    params: dict[str, np.ndarray]
-    contributions: np.ndarray
-    roas: np.ndarray
 
 
 def _spend(rng: np.random.Generator, n_weeks: int, n_geos: int) -> np.ndarray:
@@ -84,7 +70,7 @@ def example_dataset(
         control_names=("price_index",),
         name="example",
     )
-    _, s, _, data, _ = bind(blank, config)
+    _, s, scaling, data, _ = bind(blank, config)
     params = {
         "trend_slope": np.array(0.06),
         "seasonality": np.array([0.05, 0.03, 0.01, -0.01]),
@@ -107,10 +93,10 @@ def example_dataset(
     key = jax.random.PRNGKey(seed_value)
     model = substitute(seed(mmm, key), data={k: jnp.asarray(v) for k, v in params.items()})
     y_model = np.asarray(trace(model).get_trace(data, s)["y"]["value"])
-    parts = components({k: jnp.asarray(v) for k, v in params.items()}, data, s)
+    parts, bumped = fixed_parts(params, data, s)
     revenue_scale = REVENUE_SCALE * spend.sum(axis=(0, 2)) / spend.sum() * n_geos
     target = y_model * revenue_scale
-    contributions = np.asarray(parts["media"]) * revenue_scale[:, None]
+    contributions = parts["media"] * revenue_scale[:, None]
     dataset = Dataset(
         dates=dates,
         geos=geos,
@@ -123,9 +109,22 @@ def example_dataset(
         name="example" if n_geos == 1 else f"example_{n_geos}geo",
         source={"simulator": "mmmlab.synth.example", "seed": seed_value},
     )
+    named, dims = natural_params(params, s, revenue_scale, scaling.media_scale)
     truth = Truth(
-        params=params,
+        name=dataset.name,
+        seed=seed_value,
+        description="The built-in example business (logistic saturation, geometric adstock).",
+        channels=CHANNELS,
+        geos=geos,
+        params=named,
+        dims=dims,
         contributions=contributions,
-        roas=contributions.sum(axis=(0, 1)) / spend.sum(axis=(0, 1)),
+        roas=total_roas(contributions, spend),
+        mroas=marginal_roas(contributions, bumped * revenue_scale[:, None], spend),
+        counterfactual=target[..., None] - contributions,
+        baseline={
+            k: parts[k] * revenue_scale for k in ("baseline", "trend", "seasonality", "controls")
+        },
+        noise=(y_model - np.asarray(mean_of(parts))) * revenue_scale,
     )
     return dataset, truth

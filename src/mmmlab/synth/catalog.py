@@ -1,0 +1,207 @@
+"""Every built-in simulator by name, `simulate(preset_or_config, seed)`, and writing a
+simulation to disk (data.csv, columns.yaml, truth.json, a PNG of spend and target)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import ValidationError
+
+from mmmlab.data import Dataset
+from mmmlab.synth.hill_mixture import HILL_MIXTURE_DGPS, simulate_hill_mixture
+from mmmlab.synth.presets import PRESETS
+from mmmlab.synth.scenarios import SCENARIOS
+from mmmlab.synth.truth import Truth
+from mmmlab.synth.world import WorldSpec, simulate_world
+
+
+@dataclass(frozen=True)
+class Simulator:
+    """A named world. kind : 'preset' | 'hill_mixture' | 'scenario'; shape : (T, G, C);
+    breaks : the modelling assumption a scenario breaks ('' otherwise)."""
+
+    name: str
+    kind: str
+    description: str
+    shape: tuple[int, int, int]
+    breaks: str
+    simulate: Callable[[int], tuple[Dataset, Truth]]
+
+
+def _catalog() -> dict[str, Simulator]:
+    out: dict[str, Simulator] = {}
+    for name, make in PRESETS.items():
+        spec = make()
+        out[name] = Simulator(
+            name,
+            "preset",
+            spec.description,
+            (spec.n_periods, len(spec.geos), len(spec.channels)),
+            "",
+            lambda seed, spec=spec: simulate_world(spec, seed),
+        )
+    for name, dgp in HILL_MIXTURE_DGPS.items():
+        out[name] = Simulator(
+            name,
+            "hill_mixture",
+            dgp.description,
+            (200, 1, 1),
+            "" if dgp.n_components == 1 else "one saturation curve per channel",
+            lambda seed, name=name: simulate_hill_mixture(name, seed),
+        )
+    for name, sc in SCENARIOS.items():
+        out[name] = Simulator(name, "scenario", sc.description, (156, 1, 4), sc.breaks, sc.simulate)
+    return out
+
+
+SIMULATORS: dict[str, Simulator] = _catalog()
+
+
+def list_simulators() -> pd.DataFrame:
+    """One row per built-in simulator: name, kind, periods, geos, channels, description,
+    breaks."""
+    return pd.DataFrame(
+        [
+            {
+                "name": s.name,
+                "kind": s.kind,
+                "periods": s.shape[0],
+                "geos": s.shape[1],
+                "channels": s.shape[2],
+                "description": s.description,
+                "breaks": s.breaks,
+            }
+            for s in SIMULATORS.values()
+        ]
+    )
+
+
+def world_from_file(path: str | Path) -> WorldSpec:
+    """A `WorldSpec` from YAML or JSON; errors name the file and the offending key."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError as err:
+        raise ValueError(f"{path}: world file not found") from err
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML/JSON: {err}") from err
+    try:
+        return WorldSpec.model_validate(raw)
+    except ValidationError as err:
+        lines = [
+            f"  {'.'.join(str(x) for x in e['loc']) or '(top)'}: {e['msg']}" for e in err.errors()
+        ]
+        raise ValueError(f"{path}: invalid world spec\n" + "\n".join(lines)) from err
+
+
+def simulate(
+    preset_or_config: str | Path | WorldSpec | dict[str, Any], seed: int = 0
+) -> tuple[Dataset, Truth]:
+    """Simulate a dataset and its answer key.
+
+    preset_or_config : a built-in name (see `list_simulators`), a `WorldSpec`, its dict, or
+        a YAML/JSON file holding one. seed : every random draw comes from it.
+    """
+    if isinstance(preset_or_config, WorldSpec):
+        return simulate_world(preset_or_config, seed)
+    if isinstance(preset_or_config, dict):
+        return simulate_world(WorldSpec.model_validate(preset_or_config), seed)
+    if isinstance(preset_or_config, str) and preset_or_config in SIMULATORS:
+        return SIMULATORS[preset_or_config].simulate(seed)
+    path = Path(preset_or_config)
+    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
+        return simulate_world(world_from_file(path), seed)
+    raise ValueError(
+        f"unknown simulator {str(preset_or_config)!r}; built-in ones: {', '.join(SIMULATORS)} "
+        "(or give a world spec file, see docs/synth.md)"
+    )
+
+
+def column_map(dataset: Dataset) -> dict[str, Any]:
+    """The column map that reads back a `Dataset.to_frame()` table."""
+    out: dict[str, Any] = {
+        "date": "date",
+        "target": "target",
+        "spend": {ch: f"{ch}_spend" for ch in dataset.channels},
+        "controls": list(dataset.control_names),
+    }
+    if dataset.n_geos > 1:
+        out["geo"] = "geo"
+    return out
+
+
+def write_simulation(dataset: Dataset, truth: Truth, out: str | Path) -> dict[str, Path]:
+    """Write data.csv, columns.yaml, truth.json and spend_target.png into `out`.
+
+    The same dataset and truth give byte-identical files. Returns the paths by role.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    frame = dataset.to_frame()
+    if dataset.n_geos == 1:
+        frame = frame.drop(columns="geo")
+    paths = {
+        "data": out / "data.csv",
+        "columns": out / "columns.yaml",
+        "truth": out / "truth.json",
+        "plot": out / "spend_target.png",
+    }
+    frame.to_csv(paths["data"], index=False, date_format="%Y-%m-%d", float_format="%.10g")
+    paths["columns"].write_text(
+        "# Reads data.csv (from this folder): mmmlab fit data.csv --columns columns.yaml\n"
+        + yaml.safe_dump(column_map(dataset), sort_keys=False)
+    )
+    truth.save(paths["truth"])
+    plot_simulation(dataset, truth, paths["plot"])
+    return paths
+
+
+def plot_simulation(dataset: Dataset, truth: Truth, path: Path) -> Path:
+    """Two panels: spend per channel (summed over geos) and the target with its true
+    non-media baseline and media contribution."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 6))
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    dates = dataset.dates
+    spend = dataset.spend.sum(axis=1)
+    for c, ch in enumerate(dataset.channels[:12]):
+        top.plot(dates, spend[:, c], lw=1.0, label=ch)
+    top.set_ylabel("spend")
+    top.set_title(f"{truth.name} (seed {truth.seed})")
+    if dataset.n_channels <= 12:
+        top.legend(loc="upper left", fontsize=7, ncol=4, frameon=False)
+    base = sum(v for v in truth.baseline.values()).sum(axis=1)
+    bottom.plot(dates, dataset.target.sum(axis=1), color="black", lw=1.0, label="target")
+    bottom.plot(dates, base, color="tab:gray", lw=1.0, label="true baseline")
+    bottom.plot(
+        dates,
+        base + truth.contributions.sum(axis=(1, 2)),
+        color="tab:blue",
+        lw=1.0,
+        label="baseline + true media",
+    )
+    bottom.set_ylabel("target")
+    bottom.legend(loc="upper left", fontsize=7, frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    return path
+
+
+def roas_frame(truth: Truth) -> pd.DataFrame:
+    """True ROAS, marginal ROAS and contribution per channel."""
+    return pd.DataFrame(
+        {
+            "channel": truth.channels,
+            "roas": truth.roas,
+            "mroas": truth.mroas,
+            "contribution": truth.total_contribution,
+            "share": truth.total_contribution / max(float(np.sum(truth.total_contribution)), 1e-12),
+        }
+    )
