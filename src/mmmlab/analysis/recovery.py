@@ -52,9 +52,7 @@ def fit_recovery(fit: Fit, truth: Truth) -> dict[str, pd.DataFrame]:
     components = fit.components()
     draws = roas_draws(fit, components=components)
     roas = roas_recovery(np.nan_to_num(draws["roas"]), true_roas, fit.channels)
-    named, _ = natural_params(
-        fit.flat_posterior(), fit.structure, fit.scaling.y_scale, fit.scaling.media_scale
-    )
+    named, _ = natural_params(fit.flat_posterior(), fit.structure, fit.scaling)
     axes = {"channel": list(fit.channels), "geo": list(fit.train.geos)}
     labels = {
         k: [
@@ -70,7 +68,7 @@ def fit_recovery(fit: Fit, truth: Truth) -> dict[str, pd.DataFrame]:
     }
     truth_shared = {k: np.asarray(truth.params[k]) for k in shared}
     params = parameter_recovery(shared, truth_shared, {k: labels[k] for k in shared})
-    params = params[np.isfinite(params["truth"])].reset_index(drop=True)
+    params = params[np.isfinite(params["truth"].astype(float))].reset_index(drop=True)
     contrib = contribution_recovery_table(
         components.media.mean(axis=0), contributions, fit.channels, fit.train.geos
     )

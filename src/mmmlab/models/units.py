@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmmlab.models.mmm import Structure
+from mmmlab.models.mmm import Scaling, Structure
 
 SPEND_UNIT_SITES = ("hill_half_saturation", "michaelis_menten_half_saturation", "tanh_scale")
 
@@ -16,8 +16,7 @@ SPEND_UNIT_SITES = ("hill_half_saturation", "michaelis_menten_half_saturation", 
 def natural_params(
     params: dict[str, np.ndarray],
     s: Structure,
-    y_scale: np.ndarray,
-    media_scale: np.ndarray,
+    scaling: Scaling,
 ) -> tuple[dict[str, np.ndarray], dict[str, tuple[str, ...]]]:
     """Parameters in target and media units, with the name of each axis.
 
@@ -25,18 +24,22 @@ def natural_params(
     ----------
     params : site -> (*batch, *site_shape) on the model scale (batch: e.g. posterior draws)
     s : the model structure the sites belong to
-    y_scale : (G,) target divisor; media_scale : (G, C) media divisor
+    scaling : how the data map to the model scale (target, media and control divisors,
+        training length)
 
     Returns
     -------
     values : name -> (*batch, *dims): adstock and saturation parameters per channel (NaN
         where a channel uses another family), ``<site>_spend`` (geo, channel) for those in
         media units, ``effect`` (geo, channel) as the average contribution per period,
-        ``intercept`` and ``baseline_level`` and ``sigma`` (geo,) in target units, and the
-        unit-free ``trend_slope``, ``seasonality``, ``control``, ``effect_geo_sd``, ``nu``.
+        ``intercept``, ``baseline_level``, ``sigma`` and ``trend_per_period`` (geo,),
+        ``seasonality`` (geo, fourier) and ``trend_delta_per_period`` (geo, changepoint) in
+        target units, ``control`` (geo, control) per unit of the control, and the unit-free
+        ``effect_geo_sd`` and ``nu``.
     dims : name -> axis names ("channel", "geo", "fourier", "control", "changepoint")
     """
     C, G = len(s.channels), s.n_geos
+    y_scale, media_scale = scaling.y_scale, scaling.media_scale
     out: dict[str, np.ndarray] = {}
     dims: dict[str, tuple[str, ...]] = {}
     batch = np.asarray(params["intercept"]).shape[:-1]
@@ -58,15 +61,23 @@ def natural_params(
     out["baseline_level"] = (intercept - effect.sum(axis=-1)) * y_scale
     dims["baseline_level"] = ("geo",)
     out["sigma"], dims["sigma"] = np.asarray(params["sigma"]) * y_scale, ("geo",)
-    unit_free = {
-        "trend_slope": (),
-        "trend_delta": ("changepoint",),
-        "seasonality": ("fourier",),
-        "control": ("control",),
-        "effect_geo_sd": ("channel",),
-        "nu": (),
-    }
-    for site, axes in unit_free.items():
+    geo = y_scale.reshape(-1)  # (G,)
+    if "trend_slope" in params:
+        slope = np.asarray(params["trend_slope"])[..., None]
+        out["trend_per_period"], dims["trend_per_period"] = slope * geo / scaling.t_span, ("geo",)
+    if "trend_delta" in params:
+        delta = np.asarray(params["trend_delta"])[..., None, :] * geo[:, None] / scaling.t_span
+        out["trend_delta_per_period"] = delta
+        dims["trend_delta_per_period"] = ("geo", "changepoint")
+    if "seasonality" in params:
+        season = np.asarray(params["seasonality"])[..., None, :] * geo[:, None]
+        out["seasonality"], dims["seasonality"] = season, ("geo", "fourier")
+    if "control" in params:
+        per_unit = geo[:, None] / scaling.control_std  # (G, K)
+        out["control"] = np.asarray(params["control"])[..., None, :] * per_unit
+        dims["control"] = ("geo", "control")
+    for site in ("effect_geo_sd", "nu"):
         if site in params:
-            out[site], dims[site] = np.asarray(params[site]), axes
+            out[site] = np.asarray(params[site])
+            dims[site] = ("channel",) if site == "effect_geo_sd" else ()
     return out, dims

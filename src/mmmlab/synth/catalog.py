@@ -205,3 +205,54 @@ def roas_frame(truth: Truth) -> pd.DataFrame:
             "share": truth.total_contribution / max(float(np.sum(truth.total_contribution)), 1e-12),
         }
     )
+
+
+def world_markdown(spec: WorldSpec) -> str:
+    """A Markdown description of a world's true values (used for docs/synth.md)."""
+    lines = [
+        f"### `{spec.name}`",
+        "",
+        spec.description,
+        "",
+        f"{spec.n_periods} {spec.frequency} periods from {spec.start}; {len(spec.geos)} geo(s); "
+        f"baseline level {spec.base_sales:g} per geo and period, growth {spec.growth:g} over the "
+        f"window, yearly seasonality amplitude {spec.seasonal_amplitude:g}, noise sd "
+        f"{spec.noise:g} of the level ({spec.likelihood}); geo size log-sd {spec.geo_size_sd:g}, "
+        f"baseline log-sd {spec.baseline_sd:g}, effect log-sd {spec.effect_geo_sd:g}; adstock "
+        f"window {spec.l_max}.",
+        "",
+        "| channel | pattern | base spend | ROAS | adstock | saturation |",
+        "|---|---|---:|---:|---|---|",
+    ]
+    for c in spec.channels:
+        pattern = c.pattern
+        if c.pattern == "delayed_start":
+            end = "end" if c.end_period is None else c.end_period
+            pattern += f" {c.start_period}→{end}, ramp {c.ramp_up_periods}"
+        elif c.pattern == "on_off":
+            pattern += (
+                f" p={c.activation_probability:.2f}, "
+                f"{c.min_active_periods}-{c.max_active_periods} periods"
+            )
+        elif c.pattern == "linear_trend" and c.trend:
+            pattern += f" {c.trend:+.4f}/period"
+        elif c.pattern == "seasonal":
+            pattern += f" amp {c.seasonal_amplitude:.2f}, phase {c.seasonal_phase:.2f}"
+
+        def fmt(params: dict[str, float]) -> str:
+            return ", ".join(f"{k} {v:.3g}" for k, v in params.items())
+
+        lines.append(
+            f"| {c.name} | {pattern} | {c.base:,.0f} | {c.roas:.2f} | {c.adstock} "
+            f"({fmt(c.adstock_params)}) | {c.saturation} ({fmt(c.saturation_params)}) |"
+        )
+    if spec.controls:
+        lines += ["", "| control | pattern | lift |", "|---|---|---:|"]
+        for k in spec.controls:
+            lines.append(f"| {k.name} | {k.pattern} | {k.lift:+.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def presets_markdown() -> str:
+    """Every business preset's true values, as in docs/synth.md."""
+    return "\n".join(world_markdown(make()) for make in PRESETS.values())

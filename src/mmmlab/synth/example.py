@@ -7,6 +7,8 @@ the same mechanism.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -109,7 +111,7 @@ def example_dataset(
         name="example" if n_geos == 1 else f"example_{n_geos}geo",
         source={"simulator": "mmmlab.synth.example", "seed": seed_value},
     )
-    named, dims = natural_params(params, s, revenue_scale, scaling.media_scale)
+    named, dims = natural_params(params, s, replace(scaling, y_scale=revenue_scale))
     truth = Truth(
         name=dataset.name,
         seed=seed_value,

@@ -91,7 +91,7 @@ def pattern_level(rng: np.random.Generator, dates: pd.DatetimeIndex, spec: Patte
     if spec.pattern == "linear_trend":
         return spec.base * np.maximum(1.0 + spec.trend * t, 0.0)
     if spec.pattern == "seasonal":
-        day = np.asarray(dates.dayofyear, dtype=float)
+        day = np.asarray(dates.day_of_year, dtype=float)
         return spec.base * (
             1.0 + spec.seasonal_amplitude * np.cos(2 * np.pi * day / 365.25 + spec.seasonal_phase)
         )

@@ -72,6 +72,8 @@ class Truth:
                 for d, n in zip(self.dims[name], value.shape, strict=True)
             ]
             for index in np.ndindex(value.shape):
+                if np.isnan(value[index]):
+                    continue  # a channel that uses another family has no such parameter
                 key = ",".join(labels[a][i] for a, i in enumerate(index))
                 out[f"{name}[{key}]" if key else name] = float(value[index])
         return out
@@ -86,7 +88,10 @@ class Truth:
         """A JSON-ready dict; arrays become nested lists (full float precision)."""
 
         def arr(x: np.ndarray) -> Any:
-            return np.asarray(x).tolist()
+            x = np.asarray(x)
+            if x.dtype.kind == "f" and np.isnan(x).any():  # JSON has no NaN: write null
+                return np.where(np.isnan(x), None, x).tolist()
+            return x.tolist()
 
         return {
             "name": self.name,

@@ -9,6 +9,7 @@ the model's scale here.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal, NamedTuple
 
 import jax.numpy as jnp
@@ -322,7 +323,7 @@ def respond(
         name=name,
         source={"simulator": "mmmlab.synth", "world": name, "seed": seed},
     )
-    named, dims = natural_params(params, s, draw.level, bound.scaling.media_scale)
+    named, dims = natural_params(params, s, replace(bound.scaling, y_scale=draw.level))
     truth = Truth(
         name=name,
         seed=seed,
