@@ -7,6 +7,7 @@ The short public surface::
     fit = mmmlab.fit(dataset, mmmlab.ModelConfig(), seed=0)
     fit.roas(); fit.components(); fit.predict(); fit.save("out/fit")
     same = mmmlab.load("out/fit")
+    dataset, truth = mmmlab.simulate("small_business", seed=3)   # any built-in world
 """
 
 from mmmlab import runtime  # noqa: F401  (JAX settings before anything else imports jax)
@@ -14,7 +15,7 @@ from mmmlab.data import ColumnMap, Dataset, MffMap, read_dataset, read_mff
 from mmmlab.inference import Fit, fit
 from mmmlab.inference.serialize import load_fit as load
 from mmmlab.models import ModelConfig, Prior
-from mmmlab.synth import example_dataset
+from mmmlab.synth import Truth, example_dataset, simulate
 
 __version__ = "0.1.0"
 __all__ = [
@@ -24,9 +25,11 @@ __all__ = [
     "MffMap",
     "ModelConfig",
     "Prior",
+    "Truth",
     "example_dataset",
     "fit",
     "load",
     "read_dataset",
     "read_mff",
+    "simulate",
 ]
