@@ -19,6 +19,15 @@ app = typer.Typer(
 console = Console()
 
 
+def _add_bench() -> None:
+    from mmmlab.cli_bench import bench_app
+
+    app.add_typer(bench_app, name="bench")
+
+
+_add_bench()
+
+
 @app.callback()
 def main() -> None:
     """mmmlab: Bayesian marketing mix modeling."""

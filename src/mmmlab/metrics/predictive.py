@@ -34,3 +34,28 @@ def fit_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
         "mape": mape(actual, predicted),
         "nrmse": nrmse(actual, predicted),
     }
+
+
+def crps(actual: np.ndarray, draws: np.ndarray) -> float:
+    """Mean continuous ranked probability score of predictive draws (S, ...) against `actual`
+    (...), by the energy form E|X - y| - E|X - X'| / 2 (sorted-sample identity, O(S log S))."""
+    actual, draws = np.asarray(actual, float), np.asarray(draws, float)
+    s = draws.shape[0]
+    first = np.abs(draws - actual[None]).mean(axis=0)
+    ordered = np.sort(draws, axis=0)
+    weights = (2 * np.arange(1, s + 1) - s - 1).reshape((s,) + (1,) * actual.ndim)
+    spread = (weights * ordered).sum(axis=0) / (s * s)  # = E|X - X'| / 2
+    return float(np.mean(first - spread))
+
+
+def interval_coverage(actual: np.ndarray, draws: np.ndarray, prob: float = 0.9) -> float:
+    """Share of `actual` (...) inside the central `prob` interval of draws (S, ...)."""
+    lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+    actual = np.asarray(actual, float)
+    return float(np.mean((actual >= lo) & (actual <= hi)))
+
+
+def rmse(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """Root mean squared error of a point prediction."""
+    diff = np.asarray(actual, float) - np.asarray(predicted, float)
+    return float(np.sqrt(np.mean(np.square(diff))))

@@ -1,0 +1,71 @@
+"""mmmlab's own additive Bayesian MMM (NumPyro NUTS, MAP or SVI) behind the backend interface."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+from scipy import stats
+
+from mmmlab.backends.base import Incompatible
+from mmmlab.data import Dataset
+from mmmlab.inference import Fit, fit
+from mmmlab.inference.diagnostics import Diagnostics
+from mmmlab.models import ModelConfig
+from mmmlab.models.units import natural_params
+
+
+@dataclass(frozen=True, eq=False)
+class MmmFit:
+    """A `Fit` seen through the backend interface (see `backends.base.BackendFit`)."""
+
+    fit: Fit
+
+    @property
+    def diagnostics(self) -> Diagnostics:
+        return self.fit.diagnostics
+
+    @property
+    def num_chains(self) -> int:
+        return int(next(iter(self.fit.posterior.values())).shape[0])
+
+    def expected(self, dataset: Dataset) -> np.ndarray:
+        return self.fit.components(dataset).mean
+
+    def predict(self, dataset: Dataset, seed: int = 0) -> np.ndarray:
+        return self.fit.predict(dataset, seed=seed)
+
+    def log_likelihood(self, dataset: Dataset) -> np.ndarray:
+        mean = self.expected(dataset)  # (S, T, G)
+        post = self.fit.flat_posterior()
+        sigma = np.asarray(post["sigma"]).reshape(len(mean), 1, -1) * self.fit.scaling.y_scale
+        if self.fit.config.likelihood == "student_t":
+            nu = np.asarray(post["nu"]).reshape(-1, 1, 1)
+            return stats.t.logpdf(dataset.target[None], nu, mean, sigma)
+        return stats.norm.logpdf(dataset.target[None], mean, sigma)
+
+    def contributions(self, dataset: Dataset) -> np.ndarray:
+        return self.fit.components(dataset).media
+
+    def parameters(self) -> tuple[dict[str, np.ndarray], dict[str, tuple[str, ...]]]:
+        return natural_params(self.fit.flat_posterior(), self.fit.structure, self.fit.scaling)
+
+
+class MmmBackend:
+    """`params` are `ModelConfig` fields; `inference` the arguments of `mmmlab.fit`."""
+
+    name = "mmmlab"
+
+    def fit(
+        self, train: Dataset, params: dict[str, Any], seed: int, inference: dict[str, Any]
+    ) -> MmmFit:
+        try:
+            config = ModelConfig.model_validate(params)
+        except ValidationError as err:
+            raise ValueError(f"model params are not a valid ModelConfig: {err}") from err
+        unknown = set(config.channels) - set(train.channels)
+        if unknown:
+            raise Incompatible(f"config names channels {sorted(unknown)} the data lacks")
+        return MmmFit(fit(train, config, seed=seed, **inference))

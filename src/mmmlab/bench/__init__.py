@@ -1,0 +1,1 @@
+"""The benchmark engine: spec → grid of cells → executor → store → summaries → report."""

@@ -1,0 +1,199 @@
+"""One cell, start to finish, inside a worker process: load or simulate its dataset, split,
+fit through its backend, and score it. Returns metrics in long form ``(metric, key, value)``.
+
+`run_cell` is the executor's worker function (`mmmlab.bench.cell:run_cell`); its payload is
+a plain dict (see `payload_of`), so it pickles for local processes and Ray alike.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmmlab.backends import Incompatible, get_backend
+from mmmlab.bench.grid import Cell, thaw
+from mmmlab.bench.spec import BenchSpec
+from mmmlab.data import Dataset
+
+Metric = tuple[str, str, float]
+
+
+class Skipped(Exception):
+    """Raised inside a worker when a cell cannot apply (the driver records it as skipped)."""
+
+
+def payload_of(cell: Cell, spec: BenchSpec, artifacts: Path | None) -> dict[str, Any]:
+    """Everything a worker needs to run `cell`, as plain data."""
+    model = next(m for m in spec.models if m.name == cell.model)
+    ref = cell.dataset
+    return {
+        "name": cell.name,
+        "dataset": {
+            "name": ref.name,
+            "preset": ref.preset,
+            "world": dict(ref.world),
+            "data_seed": ref.data_seed,
+            "file": ref.file,
+            "columns": thaw(ref.columns) if isinstance(ref.columns, tuple) else ref.columns,
+        },
+        "backend": model.backend,
+        "params": model.params | thaw(cell.variant.model),
+        "split": spec.split.model_dump() | thaw(cell.variant.split),
+        "inference": spec.inference.model_dump() | thaw(cell.variant.inference),
+        "seed": cell.seed,
+        "cell_seed": cell.cell_seed,
+        "metrics": list(spec.metrics),
+        "convergence": spec.convergence.model_dump(),
+        "artifacts": None if artifacts is None else str(artifacts),
+    }
+
+
+def load_dataset(d: dict[str, Any], seed: int):
+    """(Dataset, Truth or None) of a cell. Presets are simulated with the grid seed (not the
+    cell seed), so every model of a seed-cell sees the same data."""
+    if d["preset"] is not None:
+        from mmmlab.synth import simulate
+        from mmmlab.synth.presets import PRESETS
+        from mmmlab.synth.world import simulate_world
+
+        data_seed = seed if d["data_seed"] is None else d["data_seed"]
+        if d["world"]:
+            if d["preset"] not in PRESETS:
+                raise ValueError(
+                    f"dataset {d['name']!r}: params apply to business presets only "
+                    f"({', '.join(PRESETS)}), not {d['preset']!r}"
+                )
+            world = PRESETS[d["preset"]]().model_copy(update=d["world"])
+            dataset, truth = simulate_world(
+                type(world).model_validate(world.model_dump()), data_seed
+            )
+        else:
+            dataset, truth = simulate(d["preset"], data_seed)
+        return dataset, truth
+    from mmmlab.data import ColumnMap, read_dataset
+
+    columns = d["columns"]
+    column_map = ColumnMap.from_yaml(columns) if isinstance(columns, str) else ColumnMap(**columns)
+    return read_dataset(d["file"], column_map, name=d["name"]), None
+
+
+def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
+    """Fit and score one cell. Returns {"metrics": [(metric, key, value)], "skipped": reason}."""
+    t0 = time.perf_counter()
+    dataset, truth = load_dataset(payload["dataset"], payload["seed"])
+    split = payload["split"]
+    validation = split["validation"] or None
+    train, val, test = dataset.split(train=split["train"], validation=validation)
+    backend = get_backend(payload["backend"])
+    inference = dict(payload["inference"])
+    try:
+        result = backend.fit(train, payload["params"], payload["cell_seed"], inference)
+    except Incompatible as err:
+        return {"metrics": [], "skipped": str(err)}
+    metrics = score(result, {"train": train, "validation": val, "test": test}, truth, payload)
+    metrics.append(("cell_seconds", "", time.perf_counter() - t0))
+    return {"metrics": metrics, "skipped": None}
+
+
+def score(result, windows: dict[str, Dataset | None], truth, payload: dict) -> list[Metric]:
+    """Every requested metric group of one fitted cell."""
+    from mmmlab.metrics import fit_metrics
+    from mmmlab.metrics.predictive import crps, interval_coverage, rmse
+
+    groups = set(payload["metrics"])
+    out: list[Metric] = []
+    train = windows["train"]
+    seed = payload["cell_seed"]
+    expected = {}
+    for name, window in windows.items():
+        if window is None:
+            continue
+        draws = result.predict(window, seed=seed)
+        expected[name] = result.expected(window)
+        point = expected[name].mean(axis=0)
+        if "predictive" in groups:
+            out.append((f"{name}_rmse", "", rmse(window.target, point)))
+            out.append((f"{name}_coverage_90", "", interval_coverage(window.target, draws)))
+            out.append((f"{name}_crps", "", crps(window.target, draws)))
+        if "robyn" in groups:
+            for metric, value in fit_metrics(window.target, point).items():
+                out.append((f"{metric}_{name}", "", value))
+    d = result.diagnostics
+    if "convergence" in groups:
+        conv = payload["convergence"]
+        converged = d.max_rhat < conv["rhat"] and d.min_ess_bulk > conv["ess_bulk"]
+        out += [
+            ("max_rhat", "", d.max_rhat),
+            ("min_ess_bulk", "", d.min_ess_bulk),
+            ("min_ess_tail", "", d.min_ess_tail),
+            ("divergences", "", float(d.divergences)),
+            ("converged", "", float(converged)),
+            ("rhat_threshold", "", conv["rhat"]),
+            ("ess_threshold", "", conv["ess_bulk"]),
+        ]
+    if "cost" in groups:
+        out += [
+            ("compile_s", "", d.compile_s),
+            ("sample_s", "", d.sample_s),
+            ("ess_per_s", "", d.ess_per_s),
+        ]
+    if "loo" in groups:
+        out += _loo(result, train, payload)
+    contributions = result.contributions(train)  # (S, T, G, C)
+    total = contributions.sum(axis=(1, 2))  # (S, C)
+    spend = train.spend.sum(axis=(0, 1))
+    roas = total / np.where(spend > 0, spend, np.nan)
+    if "robyn" in groups:
+        from mmmlab.metrics.robyn import decomp_rssd
+
+        out.append(("decomp_rssd", "", decomp_rssd(total.mean(axis=0), spend)))
+    if "channels" in groups:
+        share = total.mean(axis=0) / max(float(total.mean(axis=0).sum()), 1e-300)
+        for c, ch in enumerate(train.channels):
+            out.append(("roas", ch, float(np.nanmean(roas[:, c]))))
+            out.append(("effect_share", ch, float(share[c])))
+    if "recovery" in groups and truth is not None:
+        out += _recovery(contributions, roas, train, truth)
+    return [(m, k, float(v)) for m, k, v in out]
+
+
+def _loo(result, train: Dataset, payload: dict) -> list[Metric]:
+    from mmmlab.metrics.loo import loo
+
+    log_lik = result.log_likelihood(train)
+    s = log_lik.shape[0]
+    found = loo(log_lik.reshape(s, -1), num_chains=result.num_chains)
+    if payload["artifacts"]:
+        folder = Path(payload["artifacts"])
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "loo_pointwise.npy", found["pointwise"])
+    return [(k, "", found[k]) for k in ("elpd_loo", "p_loo", "pareto_k_bad")] + [
+        ("elpd_loo_se", "", found["se"])
+    ]
+
+
+def _recovery(contributions, roas, train: Dataset, truth) -> list[Metric]:
+    from mmmlab.metrics.recovery import contribution_recovery, covers
+
+    rows = train.time_index
+    true_contrib = truth.contributions[rows]
+    spend = train.spend.sum(axis=(0, 1))
+    true_roas = true_contrib.sum(axis=(0, 1)) / np.where(spend > 0, spend, np.nan)
+    cover = covers(np.nan_to_num(roas), np.nan_to_num(true_roas), 0.9)
+    summed = contribution_recovery(contributions.mean(axis=0).sum(axis=1), true_contrib.sum(axis=1))
+    out: list[Metric] = []
+    for c, ch in enumerate(train.channels):
+        out += [
+            ("roas_true", ch, true_roas[c]),
+            ("roas_cover90", ch, float(cover[c])),
+            ("contribution_srmse", ch, summed["srmse"][c]),
+        ]
+    out += [
+        ("roas_coverage_90", "", float(np.mean(cover))),
+        ("roas_mae", "", float(np.nanmean(np.abs(np.nanmean(roas, axis=0) - true_roas)))),
+        ("contribution_srmse_median", "", float(np.nanmedian(summed["srmse"]))),
+    ]
+    return out

@@ -1,0 +1,176 @@
+"""Run a benchmark: expand the grid, resume from the store, execute the pending cells with a
+live progress view, compare against the reference model, and write the report.
+
+The driver process alone writes the store, one transaction per finished cell: a crash or
+Ctrl-C loses at most the cells in flight, and a rerun of the same spec resumes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from mmmlab.bench.cell import payload_of
+from mmmlab.bench.executors import Outcome, Task, make_executor
+from mmmlab.bench.grid import Cell, expand
+from mmmlab.bench.spec import BenchSpec, spec_hash
+from mmmlab.bench.store import CellRow, Store
+
+WORKER = "mmmlab.bench.cell:run_cell"
+
+
+class RunResult(NamedTuple):
+    """Where the run lives and how its cells ended."""
+
+    run_dir: Path
+    counts: dict[str, int]
+    ran: int
+    recovered: int
+
+
+def worker_env(n_workers: int) -> dict[str, str]:
+    """Split the cores between workers: each JAX process gets its share of host devices."""
+    cores = max(os.cpu_count() or 1, 1)
+    per_worker = max(cores // max(n_workers, 1), 1)
+    return {"XLA_FLAGS": f"--xla_force_host_platform_device_count={per_worker}"}
+
+
+def run_benchmark(
+    spec: BenchSpec,
+    spec_text: str,
+    out: str | Path,
+    executor: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    timeout_s: float | None = None,
+    force: bool = False,
+    retry_failed: bool = False,
+    only: str | None = None,
+    progress: Callable[[dict[str, int], int, float], None] | None = None,
+    on_event: Callable[[str, str], None] | None = None,
+) -> RunResult:
+    """Run every pending cell of `spec` into the run directory `out`.
+
+    force : rerun finished and failed cells; retry_failed : rerun only failed ones
+    only : run only cells whose name contains this text
+    progress : ``progress(counts, total, eta_seconds)`` after each change
+    on_event : ``on_event(kind, text)`` for 'failed' / 'skipped' / 'recovered' notes
+    """
+    out = Path(out)
+    cells = expand(spec)
+    by_name = {c.name: c for c in cells}
+    with Store.open(out, spec_text, spec_hash(spec), spec.name) as store:
+        if store.recovered and on_event:
+            on_event(
+                "recovered",
+                f"{store.recovered} cell(s) in flight when the last run stopped are pending again",
+            )
+        store.add_cells(
+            CellRow(
+                c.name,
+                c.dataset.name,
+                c.model,
+                c.variant.label,
+                c.seed,
+                c.cell_seed,
+                "pending",
+                None,
+            )
+            for c in cells
+        )
+        if force:
+            store.reset()
+        elif retry_failed:
+            store.reset(statuses=("failed",))
+        pending = [n for n in store.pending() if n in by_name and (only is None or only in n)]
+        tasks = [Task(n, payload_of(by_name[n], spec, store.artifact_dir(n))) for n in pending]
+        n_workers = min(workers or spec.run.workers or os.cpu_count() or 1, max(len(tasks), 1))
+        timeout = timeout_s if timeout_s is not None else spec.run.timeout_s
+        runner = make_executor(
+            executor,
+            n_workers=n_workers,
+            timeout_s=timeout,
+            address=address,
+            env=worker_env(n_workers),
+        )
+        started = time.monotonic()
+        finished = 0
+
+        def report() -> None:
+            if progress is None:
+                return
+            done = max(finished, 1)
+            left = len(tasks) - finished
+            eta = (time.monotonic() - started) / done * left if finished else float("nan")
+            progress(store.counts(), len(cells), eta)
+
+        def on_start(name: str, worker: str) -> None:
+            store.mark_running(name, worker)
+            report()
+
+        def on_outcome(outcome: Outcome) -> None:
+            nonlocal finished
+            finished += 1
+            _record(store, outcome, on_event)
+            report()
+
+        report()
+        runner.run(tasks, WORKER, on_start=on_start, on_outcome=on_outcome)
+        if spec.reference_model is not None and "loo" in spec.metrics:
+            compare_to_reference(store, cells, spec.reference_model)
+        return RunResult(out, store.counts(), len(tasks), store.recovered)
+
+
+def _record(store: Store, outcome: Outcome, on_event) -> None:
+    if outcome.status == "done" and outcome.result.get("skipped"):
+        reason = outcome.result["skipped"]
+        store.record_skipped(outcome.name, reason)
+        if on_event:
+            on_event("skipped", f"{outcome.name}: {reason}")
+    elif outcome.status == "done":
+        store.record_done(outcome.name, outcome.result["metrics"], outcome.seconds)
+    else:
+        store.record_failed(outcome.name, outcome.error, outcome.seconds)
+        if on_event:
+            first = outcome.error.strip().splitlines()[-1] if outcome.error.strip() else "?"
+            on_event("failed", f"{outcome.name}: {first}")
+
+
+def compare_to_reference(store: Store, cells: list[Cell], reference: str) -> int:
+    """delta_loo (elpd of the model minus the reference's), its paired SE and whether
+    |delta| > 2 SE, for every finished cell whose seed-cell has a finished reference run."""
+    from mmmlab.metrics.loo import loo_difference
+
+    status = dict(zip(*store.cells_frame()[["name", "status"]].T.values, strict=True))
+    refs = {
+        (c.dataset.name, c.variant.label, c.seed): c.name for c in cells if c.model == reference
+    }
+    added = 0
+    for c in cells:
+        ref = refs.get((c.dataset.name, c.variant.label, c.seed))
+        if c.model == reference or ref is None:
+            continue
+        if status.get(c.name) != "done" or status.get(ref) != "done":
+            continue
+        mine, theirs = (store.artifact_dir(n) / "loo_pointwise.npy" for n in (c.name, ref))
+        if not (mine.exists() and theirs.exists()):
+            continue
+        a, b = np.load(mine), np.load(theirs)
+        if a.shape != b.shape:
+            continue
+        delta, se = loo_difference(a, b)
+        store.add_metrics(
+            c.name,
+            [
+                ("delta_loo", "", delta),
+                ("delta_loo_se", "", se),
+                ("delta_loo_significant", "", float(abs(delta) > 2 * se)),
+            ],
+        )
+        added += 1
+    return added

@@ -1,0 +1,215 @@
+"""`BenchSpec`: a benchmark as a strict YAML/JSON document. Unknown keys are errors that
+name the key, so a misspelled variant can never silently do nothing."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetSpec(BaseModel):
+    """One dataset source. Exactly one of `preset`, `file` or `files`.
+
+    preset : a built-in world (`mmmlab synth --list`), simulated per cell seed unless
+        `data_seed` fixes it; `params` is a grid over `WorldSpec` fields of business presets
+        (each combination is its own dataset, e.g. ``{noise: [0.05, 0.1]}``)
+    file : one CSV/Parquet file read with `columns` (a column map file or mapping)
+    files : a glob of files, one dataset per file (e.g. one per organisation), same columns
+    name : the dataset's name in cell names (default: preset name or file stem)
+    """
+
+    model_config = _STRICT
+    preset: str | None = None
+    params: dict[str, list[Any]] = Field(default_factory=dict)
+    data_seed: int | None = None
+    file: str | None = None
+    files: str | None = None
+    columns: str | dict[str, Any] | None = None
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSpec:
+        given = [k for k in ("preset", "file", "files") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of preset, file, files (got {given or 'none'})")
+        if self.preset is None and self.params:
+            raise ValueError("params (a grid over world settings) applies to presets only")
+        if self.preset is None and self.columns is None:
+            raise ValueError("a file dataset needs columns: a column map file or mapping")
+        return self
+
+
+class ModelSpec(BaseModel):
+    """A model: `name` in cell names, the `backend` that fits it, and its parameters (for
+    the mmmlab backend: `ModelConfig` fields)."""
+
+    model_config = _STRICT
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    backend: str = "mmmlab"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class VariantSpec(BaseModel):
+    """Named dimensions of configuration, each a list of values.
+
+    A value is a scalar (sets the model parameter named like the dimension) or a mapping of
+    overrides with an optional `label`: model parameters by name, and `split` / `inference`
+    mappings that update those blocks. `one_at_a_time` varies each dimension alone from the
+    first value of every other; `cartesian` takes the product, capped at `max_combinations`.
+    """
+
+    model_config = _STRICT
+    mode: Literal["cartesian", "one_at_a_time"] = "one_at_a_time"
+    max_combinations: int = Field(100, ge=1)
+    dimensions: dict[str, list[Any]] = Field(default_factory=dict)
+
+    @field_validator("dimensions")
+    @classmethod
+    def _non_empty(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for name, values in value.items():
+            if not values:
+                raise ValueError(f"variant dimension {name!r} has no values")
+        return value
+
+
+class SplitSpec(BaseModel):
+    """Contiguous train / validation / test fractions (test = the rest)."""
+
+    model_config = _STRICT
+    train: float = Field(0.8, gt=0, le=1)
+    validation: float = Field(0.0, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _fractions(self) -> SplitSpec:
+        if self.train + self.validation > 1 + 1e-9:
+            raise ValueError("train + validation must be at most 1")
+        return self
+
+
+class InferenceSpec(BaseModel):
+    """How each cell is fitted."""
+
+    model_config = _STRICT
+    method: Literal["nuts", "map", "svi"] = "nuts"
+    num_warmup: int = Field(1000, ge=1)
+    num_samples: int = Field(1000, ge=1)
+    num_chains: int = Field(2, ge=1)
+    target_accept: float = Field(0.85, gt=0, lt=1)
+    max_tree_depth: int = Field(10, ge=1, le=15)
+
+
+class ConvergenceSpec(BaseModel):
+    """A run is converged when max R-hat < `rhat` and min bulk ESS > `ess_bulk`."""
+
+    model_config = _STRICT
+    rhat: float = 1.01
+    ess_bulk: float = 400.0
+
+
+class RunSpec(BaseModel):
+    """Execution defaults (command-line flags override them)."""
+
+    model_config = _STRICT
+    timeout_s: float | None = Field(1800.0, gt=0)
+    workers: int | None = Field(None, ge=1)
+
+
+METRIC_GROUPS = ("predictive", "loo", "convergence", "cost", "robyn", "channels", "recovery")
+
+
+class BenchSpec(BaseModel):
+    """A benchmark: datasets × models × variants × seeds, and how to run and score them."""
+
+    model_config = _STRICT
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    datasets: list[DatasetSpec] = Field(min_length=1)
+    models: list[ModelSpec] = Field(min_length=1)
+    variants: VariantSpec = Field(default_factory=VariantSpec)
+    seeds: list[int] | int = 1
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    inference: InferenceSpec = Field(default_factory=InferenceSpec)
+    convergence: ConvergenceSpec = Field(default_factory=ConvergenceSpec)
+    metrics: list[Literal[METRIC_GROUPS]] = Field(default_factory=lambda: list(METRIC_GROUPS))
+    reference_model: str | None = None
+    catastrophic: dict[str, tuple[Literal["<", ">"], float]] = Field(
+        default_factory=lambda: {"elpd_loo": ("<", -2000.0)}
+    )
+    run: RunSpec = Field(default_factory=RunSpec)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BenchSpec:
+        names = [m.name for m in self.models]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"models: duplicate names {dup}")
+        if self.reference_model is not None and self.reference_model not in names:
+            raise ValueError(
+                f"reference_model: {self.reference_model!r} is not one of the models {names}"
+            )
+        return self
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+
+class SpecError(ValueError):
+    """A benchmark spec is not valid; the message names the file and each bad key."""
+
+
+def parse_spec(raw: Any, source: str = "spec") -> BenchSpec:
+    """Validate a spec mapping; every error names its key path."""
+    if not isinstance(raw, dict):
+        raise SpecError(f"{source}: expected a mapping of keys, got {type(raw).__name__}")
+    try:
+        return BenchSpec.model_validate(raw)
+    except ValidationError as err:
+        lines = []
+        for e in err.errors():
+            where = ".".join(str(x) for x in e["loc"]) or "(top)"
+            what = e["msg"]
+            if e["type"] == "extra_forbidden":
+                what = f"unknown key {e['loc'][-1]!r} (misspelled? it would be ignored otherwise)"
+            lines.append(f"  {where}: {what}")
+        raise SpecError(f"{source}: invalid benchmark spec\n" + "\n".join(lines)) from err
+
+
+def load_spec(path: str | Path) -> tuple[BenchSpec, str]:
+    """Read a YAML/JSON spec file; returns the spec and its text (snapshotted with the run)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError as err:
+        raise SpecError(f"{path}: spec file not found") from err
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise SpecError(f"{path}: not valid YAML/JSON: {err}") from err
+    spec = parse_spec(raw, str(path))
+    base = path.parent
+    # Relative data paths are relative to the spec file.
+    datasets = [_rebase(d, base) for d in spec.datasets]
+    return spec.model_copy(update={"datasets": datasets}), text
+
+
+def _rebase(d: DatasetSpec, base: Path) -> DatasetSpec:
+    update: dict[str, Any] = {}
+    for key in ("file", "files"):
+        value = getattr(d, key)
+        if value is not None and not Path(value).is_absolute():
+            update[key] = str(base / value)
+    if isinstance(d.columns, str) and not Path(d.columns).is_absolute():
+        update["columns"] = str(base / d.columns)
+    return d.model_copy(update=update) if update else d
+
+
+def spec_hash(spec: BenchSpec) -> str:
+    """A content hash of the validated spec (what the cells depend on)."""
+    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]

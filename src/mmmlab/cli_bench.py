@@ -1,0 +1,311 @@
+"""`mmmlab bench …`: run a benchmark grid, watch it, summarise, export and report it."""
+
+from __future__ import annotations
+
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+bench_app = typer.Typer(
+    no_args_is_help=True, help="Benchmark grids: dataset × model × variant × seed."
+)
+console = Console()
+SUITES = ("quick",)
+DEFAULT_ROOT = Path("runs/bench")
+
+
+def _error(err: Exception) -> None:
+    console.print("[red]error:[/] ", end="")
+    console.print(str(err), soft_wrap=True, markup=False, highlight=False)
+
+
+def _spec_source(spec: str | None):
+    """(BenchSpec, text) from a file path or a built-in suite name (default: quick)."""
+    from mmmlab.bench.spec import load_spec, parse_spec
+
+    name = spec or "quick"
+    if name in SUITES:
+        import yaml
+
+        text = (resources.files("mmmlab.bench") / "suites" / f"{name}.yaml").read_text()
+        return parse_spec(yaml.safe_load(text), f"suite {name}"), text
+    if not Path(name).exists():
+        raise ValueError(
+            f"{name}: no such spec file, and not a built-in suite ({', '.join(SUITES)})"
+        )
+    return load_spec(name)
+
+
+def _counts_table(counts: dict[str, int], total: int, eta: float | None) -> Table:
+    table = Table(show_header=True, title=None, box=None)
+    for col in ("pending", "running", "done", "failed", "skipped", "total", "ETA"):
+        table.add_column(col, justify="right")
+    left = "–" if eta is None or eta != eta else time.strftime("%H:%M:%S", time.gmtime(eta))
+    table.add_row(
+        str(counts.get("pending", 0)),
+        f"[cyan]{counts.get('running', 0)}[/]",
+        f"[green]{counts.get('done', 0)}[/]",
+        f"[red]{counts.get('failed', 0)}[/]",
+        f"[yellow]{counts.get('skipped', 0)}[/]",
+        str(total),
+        left,
+    )
+    return table
+
+
+@bench_app.command("run")
+def run(
+    spec: Annotated[
+        str | None, typer.Argument(help="Spec YAML/JSON, or a built-in suite (default: quick)")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory (default runs/bench/NAME)")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the grid, run nothing")] = False,
+    executor: Annotated[str, typer.Option(help="local | ray")] = "local",
+    address: Annotated[str | None, typer.Option(help="Ray cluster address (host:port)")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: cores)")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds per cell before it fails")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rerun finished cells too")] = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Rerun only the failed cells")
+    ] = False,
+    only: Annotated[
+        str | None, typer.Option(help="Run only cells whose name contains this")
+    ] = None,
+    report: Annotated[bool, typer.Option(help="Write report.html / report.md at the end")] = True,
+) -> None:
+    """Run every pending cell of a benchmark; rerunning the same spec resumes."""
+    from mmmlab.bench.grid import expand
+
+    try:
+        bench, text = _spec_source(spec)
+        cells = expand(bench)
+    except ValueError as err:
+        _error(err)
+        raise typer.Exit(2) from None
+    if dry_run:
+        table = Table(title=f"{bench.name}: {len(cells)} cells (dry run)")
+        table.add_column("cell", overflow="fold")
+        for col in ("variant", "seed", "cell seed"):
+            table.add_column(col)
+        for c in cells:
+            table.add_row(
+                escape(c.name), escape(c.variant.label) or "–", str(c.seed), str(c.cell_seed)
+            )
+        console.print(table)
+        return
+    from mmmlab.bench.runner import run_benchmark
+
+    out = DEFAULT_ROOT / bench.name if out is None else out
+    console.print(f"[bold]{bench.name}[/]: {len(cells)} cells → {out}")
+    state = {"counts": {}, "total": len(cells), "eta": None}
+    with Live(_counts_table({}, len(cells), None), console=console, refresh_per_second=4) as live:
+
+        def progress(counts: dict[str, int], total: int, eta: float) -> None:
+            state.update(counts=counts, total=total, eta=eta)
+            live.update(_counts_table(counts, total, eta))
+
+        def on_event(kind: str, text: str) -> None:
+            colour = {"failed": "red", "skipped": "yellow"}.get(kind, "cyan")
+            live.console.print(f"[{colour}]{kind}:[/] {escape(text)}", soft_wrap=True)
+
+        try:
+            result = run_benchmark(
+                bench,
+                text,
+                out,
+                executor=executor,
+                address=address,
+                workers=workers,
+                timeout_s=timeout,
+                force=force,
+                retry_failed=retry_failed,
+                only=only,
+                progress=progress,
+                on_event=on_event,
+            )
+        except KeyboardInterrupt:
+            live.stop()
+            console.print(
+                f"\n[yellow]stopped.[/] Finished cells are kept in {out}; run the same command "
+                "again to resume."
+            )
+            raise typer.Exit(130) from None
+        except (ValueError, ImportError) as err:
+            live.stop()
+            _error(err)
+            raise typer.Exit(2) from None
+    counts = result.counts
+    console.print(
+        f"ran {result.ran} cell(s): {counts.get('done', 0)} done, {counts.get('failed', 0)} "
+        f"failed, {counts.get('skipped', 0)} skipped of {len(cells)}"
+    )
+    if report:
+        paths = _write_report(out)
+        console.print(f"\n[bold green]report[/] {paths['html'].resolve()}")
+        console.print(f"        {paths['md'].resolve()}")
+
+
+def _write_report(run_dir: Path) -> dict[str, Path]:
+    import json
+
+    from mmmlab.bench.report import write_report
+    from mmmlab.bench.store import Store
+
+    with Store.open(run_dir, readonly=True) as store:
+        cells, metrics = store.cells_frame(), store.metrics_frame()
+        title = store.meta().get("name", run_dir.name)
+    env_path, spec_path = run_dir / "environment.json", run_dir / "spec.yaml"
+    environment = json.loads(env_path.read_text()) if env_path.exists() else None
+    spec_text = spec_path.read_text() if spec_path.exists() else None
+    catastrophic = _catastrophic_rules(spec_text)
+    return write_report(
+        cells,
+        metrics,
+        run_dir,
+        f"Benchmark {title}",
+        spec_text=spec_text,
+        environment=environment,
+        catastrophic_rules=catastrophic,
+    )
+
+
+def _catastrophic_rules(spec_text: str | None) -> dict | None:
+    if not spec_text:
+        return None
+    import yaml
+
+    from mmmlab.bench.spec import parse_spec
+
+    try:
+        return {k: tuple(v) for k, v in parse_spec(yaml.safe_load(spec_text)).catastrophic.items()}
+    except ValueError:
+        return None
+
+
+@bench_app.command("report")
+def report_cmd(run_dir: Annotated[Path, typer.Argument(help="Run directory")]) -> None:
+    """(Re)write report.html and report.md of a run."""
+    try:
+        paths = _write_report(run_dir)
+    except ValueError as err:
+        _error(err)
+        raise typer.Exit(2) from None
+    console.print(f"[bold green]report[/] {paths['html'].resolve()}")
+
+
+@bench_app.command("summary")
+def summary(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory")],
+    metric: Annotated[str, typer.Option(help="Metric to describe by model")] = "test_rmse",
+) -> None:
+    """Robust summaries: convergence rates, means (all / converged), medians, trimmed means,
+    tails, catastrophic runs, winners, best model per dataset, worst R-hat."""
+    from mmmlab.bench.store import Store
+    from mmmlab.bench.summary import summarize
+
+    try:
+        with Store.open(run_dir, readonly=True) as store:
+            cells, metrics = store.cells_frame(), store.metrics_frame()
+            spec_path = run_dir / "spec.yaml"
+            rules = _catastrophic_rules(spec_path.read_text() if spec_path.exists() else None)
+    except ValueError as err:
+        _error(err)
+        raise typer.Exit(2) from None
+    tables = summarize(cells, metrics, catastrophic_rules=rules)
+    for name, frame in tables.items():
+        if name == "describe" and not frame.empty and "metric" in frame:
+            frame = frame[frame["metric"] == metric]
+        _print_frame(f"{name}" + (f" ({metric})" if name == "describe" else ""), frame)
+
+
+def _print_frame(title: str, frame) -> None:
+    if frame is None or frame.empty:
+        console.print(f"[dim]{title}: no data[/]")
+        return
+    table = Table(title=title)
+    for col in frame.columns:
+        table.add_column(str(col), justify="right")
+    for row in frame.head(40).itertuples(index=False):
+        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else escape(str(v)) for v in row])
+    console.print(table)
+
+
+@bench_app.command("export")
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory")],
+    format: Annotated[str, typer.Option("--format", help="csv | parquet")] = "csv",
+    out: Annotated[Path | None, typer.Option(help="Folder to write into (default: RUN)")] = None,
+) -> None:
+    """Write the cells and the long metrics table as CSV or Parquet."""
+    from mmmlab.bench.store import Store
+
+    try:
+        with Store.open(run_dir, readonly=True) as store:
+            paths = store.export(out or run_dir, format)
+    except ValueError as err:
+        _error(err)
+        raise typer.Exit(2) from None
+    for path in paths:
+        console.print(str(path))
+
+
+@bench_app.command("list")
+def list_runs(root: Annotated[Path, typer.Option(help="Where runs live")] = DEFAULT_ROOT) -> None:
+    """Every run directory under ROOT with its counts by status."""
+    from mmmlab.bench.store import list_runs as runs
+
+    _print_frame(f"runs under {root}", runs(root))
+
+
+@bench_app.command("status")
+def status(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory")],
+    watch: Annotated[bool, typer.Option("--watch", help="Refresh every 2 s until done")] = False,
+) -> None:
+    """Queue monitor: counts by status, running cells, failures, ETA."""
+    from mmmlab.bench.store import Store
+
+    def snapshot() -> Table:
+        with Store.open(run_dir, readonly=True) as store:
+            cells = store.cells_frame()
+            counts = store.counts()
+        done = cells[cells["status"].isin(["done", "failed"])]
+        eta = None
+        if len(done) and counts.get("pending", 0) + counts.get("running", 0):
+            per_cell = float(done["seconds"].dropna().mean() or 0.0)
+            eta = per_cell * (counts.get("pending", 0) + counts.get("running", 0))
+        grid = Table.grid()
+        grid.add_row(_counts_table(counts, len(cells), eta))
+        running = cells[cells["status"] == "running"]["name"].tolist()
+        if running:
+            grid.add_row("running: " + escape(", ".join(running[:8])))
+        failed = cells[cells["status"] == "failed"]
+        for row in failed.head(8).itertuples():
+            last = (row.error or "").strip().splitlines()[-1:] or [""]
+            grid.add_row(f"[red]failed[/] {escape(row.name)}: {escape(last[0])}")
+        return grid
+
+    try:
+        if not watch:
+            console.print(snapshot())
+            return
+        with Live(snapshot(), console=console, refresh_per_second=1) as live:
+            while True:
+                time.sleep(2)
+                live.update(snapshot())
+                with Store.open(run_dir, readonly=True) as store:
+                    counts = store.counts()
+                if counts.get("pending", 0) + counts.get("running", 0) == 0:
+                    break
+    except ValueError as err:
+        _error(err)
+        raise typer.Exit(2) from None

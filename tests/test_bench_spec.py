@@ -1,0 +1,125 @@
+"""Benchmark specs are strict, and the grid names and seeds its cells canonically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mmmlab.bench.grid import cell_name, expand, seed_of
+from mmmlab.bench.spec import SpecError, load_spec, parse_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = {
+    "name": "t",
+    "datasets": [{"preset": "small_business"}],
+    "models": [{"name": "m"}, {"name": "h", "params": {"saturation": "hill"}}],
+    "seeds": 2,
+}
+
+
+def test_misspelled_keys_are_errors_that_name_them():
+    for bad, key in (
+        ({"sedes": 3}, "sedes"),
+        ({"variants": {"dimension": {"adstock": ["geometric"]}}}, "dimension"),
+        ({"inference": {"num_sample": 10}}, "num_sample"),
+        ({"split": {"trian": 0.7}}, "trian"),
+    ):
+        with pytest.raises(SpecError, match=f"unknown key '{key}'"):
+            parse_spec(BASE | bad)
+
+
+def test_a_variant_that_would_be_a_no_op_is_an_error():
+    spec = parse_spec(BASE | {"variants": {"dimensions": {"adstok": ["geometric", "delayed"]}}})
+    with pytest.raises(SpecError, match=r"models\.m with variant \[adstok=geometric\]: adstok"):
+        expand(spec)
+    bad_model = parse_spec(BASE | {"models": [{"name": "m", "params": {"saturaton": "hill"}}]})
+    with pytest.raises(SpecError, match="saturaton"):
+        expand(bad_model)
+
+
+def test_reference_model_must_exist_and_names_are_unique():
+    with pytest.raises(SpecError, match="reference_model"):
+        parse_spec(BASE | {"reference_model": "nope"})
+    with pytest.raises(SpecError, match="duplicate"):
+        parse_spec(BASE | {"models": [{"name": "m"}, {"name": "m"}]})
+
+
+def test_grid_order_names_and_hashed_seeds():
+    cells = expand(parse_spec(BASE))
+    assert [c.name for c in cells] == [
+        "small_business/m/seed=0",
+        "small_business/m/seed=1",
+        "small_business/h/seed=0",
+        "small_business/h/seed=1",
+    ]
+    assert all(c.cell_seed == seed_of(c.name) for c in cells)
+    assert len({c.cell_seed for c in cells}) == 4
+    assert seed_of("small_business/m/seed=0") == seed_of("small_business/m/seed=0")
+    assert cell_name("d", "m", "adstock=weibull_cdf", 3) == "d/m[adstock=weibull_cdf]/seed=3"
+
+
+def test_one_at_a_time_and_cartesian_variants():
+    dims = {
+        "adstock": ["geometric", "weibull_cdf", "weibull_pdf"],
+        "likelihood": ["normal", "student_t"],
+    }
+    one = expand(parse_spec(BASE | {"seeds": 1, "variants": {"dimensions": dims}}))
+    labels = sorted({c.variant.label for c in one})
+    assert len(labels) == 1 + 2 + 1  # base, two other adstocks, the other likelihood
+    assert "adstock=geometric,likelihood=normal" in labels
+    cart = parse_spec(BASE | {"seeds": 1, "variants": {"mode": "cartesian", "dimensions": dims}})
+    assert len({c.variant.label for c in expand(cart)}) == 6
+    capped = parse_spec(
+        BASE | {"variants": {"mode": "cartesian", "max_combinations": 5, "dimensions": dims}}
+    )
+    with pytest.raises(SpecError, match="6 combinations"):
+        expand(capped)
+
+
+def test_mapping_variants_override_split_and_inference():
+    spec = parse_spec(
+        BASE
+        | {
+            "seeds": 1,
+            "variants": {
+                "dimensions": {
+                    "window": [
+                        {"label": "80/20", "split": {"train": 0.8}},
+                        {"label": "70/15/15", "split": {"train": 0.7, "validation": 0.15}},
+                    ]
+                }
+            },
+        }
+    )
+    cells = [c for c in expand(spec) if c.model == "m"]
+    assert [c.variant.label for c in cells] == ["window=80/20", "window=70/15/15"]
+    assert dict(cells[1].variant.split) == {"train": 0.7, "validation": 0.15}
+
+
+def test_preset_parameter_grid_and_file_groups(tmp_path):
+    spec = parse_spec(
+        BASE | {"datasets": [{"preset": "small_business", "params": {"noise": [0.03, 0.1]}}]}
+    )
+    names = sorted({c.dataset.name for c in expand(spec)})
+    assert names == ["small_business(noise=0.03)", "small_business(noise=0.1)"]
+    for org in ("org_a", "org_b"):
+        (tmp_path / f"{org}.csv").write_text("date,y,x\n")
+    (tmp_path / "cols.yaml").write_text("date: date\ntarget: y\nspend: [x]\n")
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(
+        yaml.safe_dump(BASE | {"datasets": [{"files": "org_*.csv", "columns": "cols.yaml"}]})
+    )
+    spec, text = load_spec(spec_file)
+    assert "org_*.csv" in text
+    assert sorted({c.dataset.name for c in expand(spec)}) == ["org_a", "org_b"]
+    assert all(Path(c.dataset.file).is_absolute() for c in expand(spec))
+
+
+def test_example_specs_are_valid():
+    for path in sorted((ROOT / "examples" / "benchmarks").glob("*.yaml")):
+        spec, _ = load_spec(path)
+        if any(d.file for d in spec.datasets) and not Path(spec.datasets[0].file).exists():
+            continue  # needs ../shared/data
+        assert expand(spec), path
