@@ -16,7 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/mmmlab fit --example --out runs/demo
+	$(BIN)/mmmlab bench run --out runs/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

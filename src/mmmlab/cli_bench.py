@@ -144,6 +144,7 @@ def run(
             _error(err)
             raise typer.Exit(2) from None
     counts = result.counts
+    console.print()
     console.print(
         f"ran {result.ran} cell(s): {counts.get('done', 0)} done, {counts.get('failed', 0)} "
         f"failed, {counts.get('skipped', 0)} skipped of {len(cells)}"
@@ -151,7 +152,7 @@ def run(
     if report:
         paths = _write_report(out)
         console.print(f"\n[bold green]report[/] {paths['html'].resolve()}")
-        console.print(f"        {paths['md'].resolve()}")
+        console.print(f"        {paths['markdown'].resolve()}")
 
 
 def _write_report(run_dir: Path) -> dict[str, Path]:

@@ -1,0 +1,466 @@
+"""The result store of a benchmark run: one directory, one SQLite file, written by the driver only.
+
+A run directory holds ``spec.yaml`` (the spec text as given), ``environment.json`` (versions, git
+commit, JAX devices), ``results.sqlite`` (cells, long metrics, meta; WAL) and ``artifacts/``.
+Every record is one transaction, so a crash or Ctrl-C loses at most the cells in flight; cells
+left ``running`` go back to ``pending`` when the store is opened again, and a rerun resumes.
+Monitors in other processes open the same file read-only (`open_readonly`) while the driver writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import re
+import sqlite3
+import threading
+import time
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import astuple, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from mmmlab.bench.environment import describe_environment, package_version
+
+STATUSES = ("pending", "running", "done", "failed", "skipped")
+EXPORT_FORMATS = ("csv", "parquet")
+SCHEMA_VERSION = "1"
+_INT64 = (-(2**63), 2**63 - 1)
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS cells (
+    name TEXT PRIMARY KEY, dataset TEXT, model TEXT, variant TEXT, seed INTEGER,
+    cell_seed INTEGER,
+    status TEXT NOT NULL CHECK(status IN ({", ".join(repr(s) for s in STATUSES)})),
+    attempts INTEGER DEFAULT 0, started REAL, finished REAL, seconds REAL, error TEXT,
+    skip_reason TEXT, worker TEXT, position INTEGER
+);
+CREATE INDEX IF NOT EXISTS cells_status ON cells(status, position);
+CREATE TABLE IF NOT EXISTS metrics (
+    cell TEXT NOT NULL, metric TEXT NOT NULL, key TEXT NOT NULL DEFAULT '', value REAL,
+    PRIMARY KEY (cell, metric, key)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+_FLOATS = {"started": "float64", "finished": "float64", "seconds": "float64", "value": "float64"}
+
+
+class StoreError(ValueError):
+    """A run directory that cannot be used as asked (another spec, missing, read-only)."""
+
+
+@dataclass(frozen=True)
+class CellRow:
+    """One grid cell as the store first records it.
+
+    Attributes
+    ----------
+    name : str
+        Canonical name, e.g. ``small_business/single_hill[adstock=weibull_cdf]/seed=3``; the key.
+    dataset, model, variant, seed : str, str, str, int
+        What the cell combines (variant is the bracketed label, "" for the base configuration).
+    cell_seed : int
+        The random seed hashed from the name; must fit SQLite's signed 64-bit INTEGER.
+    status, skip_reason : str, str or None
+        ``"pending"``, or ``"skipped"`` with the reason the spec excludes the cell.
+    """
+
+    name: str
+    dataset: str
+    model: str
+    variant: str
+    seed: int
+    cell_seed: int
+    status: str = "pending"
+    skip_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("CellRow.name is empty; every cell needs its canonical name")
+        if self.status not in ("pending", "skipped"):
+            raise ValueError(
+                f"cell {self.name!r}: status {self.status!r} is not 'pending' or 'skipped'; "
+                "other statuses are set by the store as the cell runs"
+            )
+        for field in ("seed", "cell_seed"):
+            value = int(getattr(self, field))  # numpy integers: sqlite3 binds only Python ints
+            if not _INT64[0] <= value <= _INT64[1]:
+                raise ValueError(
+                    f"cell {self.name!r}: {field}={value} does not fit SQLite's signed 64-bit "
+                    "INTEGER; derive it modulo 2**63"
+                )
+            object.__setattr__(self, field, value)
+
+
+class Store:
+    """A benchmark run directory and its SQLite results; build with `Store.open`.
+
+    Attributes
+    ----------
+    run_dir : Path
+    readonly : bool
+        Opened for reading only (monitors); write methods raise `StoreError`.
+    recovered : int
+        Cells found ``running`` at open (a crash or Ctrl-C in flight), put back to ``pending``.
+    """
+
+    def __init__(self, run_dir: Path, conn: sqlite3.Connection, readonly: bool):
+        self.run_dir = run_dir
+        self.readonly = readonly
+        self.recovered = 0
+        self._conn = conn
+        # The driver may record from an executor's callback thread: one lock per transaction.
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(
+        cls,
+        run_dir: str | Path,
+        spec_text: str | None = None,
+        spec_hash: str | None = None,
+        name: str = "",
+        readonly: bool = False,
+    ) -> Store:
+        """Create a run directory, or open an existing one.
+
+        `run_dir` is created with its files unless it holds a ``results.sqlite`` already.
+        `spec_text` (snapshot to ``spec.yaml``), `spec_hash` and `name` are kept for a new run; an
+        existing run whose stored hash differs from `spec_hash` raises `StoreError`. `readonly`
+        opens with ``mode=ro`` (a missing run raises): nothing is created, reset or recovered.
+        """
+        run_dir = Path(run_dir)
+        db = run_dir / "results.sqlite"
+        if readonly:
+            if not db.is_file():
+                raise StoreError(
+                    f"no benchmark run at {run_dir} (no results.sqlite there); "
+                    "list the runs with `mmmlab bench list`"
+                )
+            store = cls(run_dir, _connect(f"{db.resolve().as_uri()}?mode=ro", True), True)
+        else:
+            if run_dir.exists() and not run_dir.is_dir():
+                raise StoreError(f"{run_dir} is a file, not a run directory; pass another --out")
+            (run_dir / "artifacts").mkdir(parents=True, exist_ok=True)
+            conn = _connect(str(db))
+            conn.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" + _SCHEMA)
+            store = cls(run_dir, conn, readonly=False)
+        try:
+            store._check_hash(spec_hash)
+            if not readonly:
+                store._init(spec_text, spec_hash, name)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _init(self, spec_text: str | None, spec_hash: str | None, name: str) -> None:
+        meta = self.meta()
+        is_new = "created" not in meta  # also a file left empty by a crash during creation
+        if spec_text is not None and (is_new or not (self.run_dir / "spec.yaml").exists()):
+            _write_atomic(self.run_dir / "spec.yaml", spec_text)
+        if is_new or not (self.run_dir / "environment.json").exists():
+            text = json.dumps(describe_environment(), indent=2, sort_keys=True)
+            _write_atomic(self.run_dir / "environment.json", text + "\n")
+        with self._write() as conn:
+            if is_new:
+                created = datetime.now(UTC).isoformat(timespec="seconds")
+                values = {"created": created, "name": name, "schema_version": SCHEMA_VERSION}
+                values["mmmlab_version"] = package_version("mmmlab")
+                conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
+            if spec_hash is not None and meta.get("spec_hash") is None:
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('spec_hash', ?)", (spec_hash,))
+            sql = "UPDATE cells SET status = 'pending', worker = NULL WHERE status = 'running'"
+            self.recovered = conn.execute(sql).rowcount
+
+    def _check_hash(self, spec_hash: str | None) -> None:
+        stored = self.meta().get("spec_hash")
+        if spec_hash is not None and stored is not None and stored != spec_hash:
+            raise StoreError(
+                f"run directory {self.run_dir} holds another spec (stored spec hash {stored}, "
+                f"this spec hash {spec_hash}); pass a new --out directory, or --force-new to "
+                "start this directory afresh"
+            )
+
+    def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        if self.readonly:
+            raise StoreError(f"the store at {self.run_dir} is read-only; only the driver writes")
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:  # Ctrl-C included: never leave a half-written cell
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    def _query(self, sql: str) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql).fetchall()
+
+    def _frame(self, sql: str) -> pd.DataFrame:
+        with self._lock:
+            frame = pd.read_sql_query(sql, self._conn)
+        # An all-NULL REAL column would come back as object: keep NaN floats.
+        return frame.astype({c: t for c, t in _FLOATS.items() if c in frame.columns})
+
+    def add_cells(self, rows: Iterable[CellRow]) -> int:
+        """Insert the cells not yet stored, in order after the existing ones; returns how many.
+
+        Existing rows (whatever their status) are left untouched, so adding the same grid to a
+        resumed run is a no-op.
+        """
+        added = 0
+        with self._write() as conn:
+            (last,) = conn.execute("SELECT COALESCE(MAX(position), -1) FROM cells").fetchone()
+            for row in rows:
+                added += conn.execute(
+                    "INSERT OR IGNORE INTO cells (name, dataset, model, variant, seed, cell_seed,"
+                    " status, skip_reason, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*astuple(row), last + added + 1),
+                ).rowcount
+        return added
+
+    def mark_running(self, name: str, worker: str = "") -> None:
+        """Mark cell `name` running: one more attempt, started now, by `worker`."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE cells SET status = 'running', attempts = attempts + 1, started = ?,"
+                " finished = NULL, seconds = NULL, error = NULL, worker = ? WHERE name = ?",
+                (time.time(), worker, name),
+            )
+            self._require(cur.rowcount, name)
+
+    def record_done(
+        self, name: str, metrics: Iterable[tuple[str, str, float]], seconds: float | None = None
+    ) -> None:
+        """Record cell `name` done with its metrics (replacing earlier ones), in one transaction.
+
+        `metrics` holds ``(metric, key, value)``: key ``""`` for a cell-level metric, e.g. a channel
+        name otherwise; NaN and None are stored as NULL and read back as NaN. `seconds` defaults to
+        the time since `mark_running`. An unknown cell, a value that is not a number or a (metric,
+        key) given twice raise `StoreError`, and the cell is left as it was.
+        """
+        with self._write() as conn:
+            self._finish(name, "done", None, seconds)
+            try:
+                conn.executemany(
+                    "INSERT INTO metrics (cell, metric, key, value) VALUES (?, ?, ?, ?)",
+                    _metric_rows(name, metrics),
+                )
+            except sqlite3.IntegrityError as err:
+                raise StoreError(
+                    f"cell {name!r} reports the same (metric, key) twice ({err}); "
+                    "each metric and key must appear once per cell"
+                ) from err
+
+    def record_failed(self, name: str, error: str, seconds: float | None = None) -> None:
+        """Record cell `name` failed with its whole error text; its metrics are deleted."""
+        with self._write():
+            self._finish(name, "failed", str(error), seconds)
+
+    def record_skipped(self, name: str, reason: str) -> None:
+        """Record cell `name` skipped at run time (its backend cannot apply), with the reason."""
+        with self._write() as conn:
+            self._finish(name, "skipped", None, None)
+            conn.execute("UPDATE cells SET skip_reason = ? WHERE name = ?", (reason, name))
+
+    def add_metrics(self, name: str, metrics: Iterable[tuple[str, str, float]]) -> None:
+        """Add or replace some metrics of a finished cell (e.g. comparisons computed after the
+        grid ran), in one transaction."""
+        rows = list(_metric_rows(name, metrics))
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO metrics (cell, metric, key, value) VALUES (?, ?, ?, ?)",
+                rows,
+            )
+
+    def _finish(self, name: str, status: str, error: str | None, seconds: float | None) -> None:
+        """Within a `_write` transaction: set a final status and delete the cell's metrics."""
+        now, conn = time.time(), self._conn
+        cur = conn.execute(
+            "UPDATE cells SET status = ?, finished = ?, error = ?,"
+            " seconds = COALESCE(?, ? - started) WHERE name = ?",
+            (status, now, error, seconds, now, name),
+        )
+        self._require(cur.rowcount, name)
+        conn.execute("DELETE FROM metrics WHERE cell = ?", (name,))
+
+    def reset(
+        self, names: Iterable[str] | None = None, statuses: tuple[str, ...] = ("done", "failed")
+    ) -> int:
+        """Put cells back to pending and delete their metrics; returns how many.
+
+        ``--force`` resets all done and failed cells (the default), ``--retry-failed`` passes
+        ``statuses=("failed",)``; `names` restricts the reset to those cells. Skipped cells are
+        never reset (the spec decides them). Attempts are kept."""
+        unknown = set(statuses) - set(STATUSES)
+        if unknown:
+            raise ValueError(f"unknown status {sorted(unknown)}; choose from {list(STATUSES)}")
+        wanted = [s for s in statuses if s != "skipped"]
+        only = None if names is None else set(names)
+        with self._write() as conn:
+            marks = ", ".join("?" * len(wanted))
+            rows = conn.execute(f"SELECT name FROM cells WHERE status IN ({marks})", wanted)
+            chosen = [(n,) for (n,) in rows.fetchall() if only is None or n in only]
+            conn.executemany("DELETE FROM metrics WHERE cell = ?", chosen)
+            conn.executemany(
+                "UPDATE cells SET status = 'pending', started = NULL, finished = NULL,"
+                " seconds = NULL, error = NULL, worker = NULL WHERE name = ?",
+                chosen,
+            )
+        return len(chosen)
+
+    def _require(self, rowcount: int, name: str) -> None:
+        if rowcount == 0:
+            raise StoreError(
+                f"no cell named {name!r} in {self.run_dir / 'results.sqlite'}; "
+                "add it with add_cells first (is the name spelled as the grid names it?)"
+            )
+
+    def meta(self) -> dict[str, str]:
+        """The run's meta table: created, name, spec_hash, mmmlab_version, schema_version."""
+        return dict(self._query("SELECT key, value FROM meta"))
+
+    def pending(self) -> list[str]:
+        """Names of the pending cells, in grid order."""
+        rows = self._query("SELECT name FROM cells WHERE status = 'pending' ORDER BY position")
+        return [n for (n,) in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Number of cells per status, all five statuses included."""
+        found = dict(self._query("SELECT status, COUNT(*) FROM cells GROUP BY status"))
+        return {s: int(found.get(s, 0)) for s in STATUSES}
+
+    def cells_frame(self) -> pd.DataFrame:
+        """All columns of the cells table, one row per cell, in grid order."""
+        return self._frame("SELECT * FROM cells ORDER BY position")
+
+    def metrics_frame(self) -> pd.DataFrame:
+        """Long metrics in grid order: cell, dataset, model, variant, seed, status, metric, key,
+        value (NaN for NULL)."""
+        return self._frame(
+            "SELECT m.cell, c.dataset, c.model, c.variant, c.seed, c.status, m.metric, m.key,"
+            " m.value FROM metrics m JOIN cells c ON c.name = m.cell"
+            " ORDER BY c.position, m.metric, m.key"
+        )
+
+    def metric_table(self, metric_names: Iterable[str] | None = None) -> pd.DataFrame:
+        """Wide table of the cell-level metrics (key ``""``): one row per cell, grid order.
+
+        Every cell appears (failed and pending ones with NaN metrics), with columns cell,
+        dataset, model, variant, seed, status, then one column per metric: `metric_names` in the
+        order given (a name no cell reports is a column of NaN), or all stored ones sorted.
+        """
+        cells = self.cells_frame().rename(columns={"name": "cell"})
+        cells = cells[["cell", "dataset", "model", "variant", "seed", "status"]]
+        long = self._frame("SELECT cell, metric, value FROM metrics WHERE key = ''")
+        wide = long.pivot(index="cell", columns="metric", values="value")
+        names = sorted(wide.columns) if metric_names is None else list(metric_names)
+        wide = wide.reindex(columns=names).astype("float64").rename_axis(columns=None)
+        return cells.merge(wide, left_on="cell", right_index=True, how="left")
+
+    def export(self, path: str | Path, fmt: str = "parquet") -> list[Path]:
+        """Write the cells table and the long metrics table; returns [cells file, metrics file].
+
+        `path` is an existing directory (``cells.<fmt>`` and ``metrics.<fmt>`` inside it) or a
+        stem: ``out/run`` or ``out/run.csv`` give ``out/run_cells.csv`` and ``out/run_metrics.csv``.
+        `fmt` is ``"csv"`` (where NaN and the empty key are both empty fields) or ``"parquet"``.
+        """
+        if fmt not in EXPORT_FORMATS:
+            raise ValueError(f"unknown export format {fmt!r}; choose from {list(EXPORT_FORMATS)}")
+        path = Path(path)
+        if path.is_dir():
+            targets = [path / f"cells.{fmt}", path / f"metrics.{fmt}"]
+        else:
+            stem = path.with_suffix("") if path.suffix.lstrip(".") in EXPORT_FORMATS else path
+            targets = [stem.parent / f"{stem.name}_{part}.{fmt}" for part in ("cells", "metrics")]
+            stem.parent.mkdir(parents=True, exist_ok=True)
+        for frame, target in zip((self.cells_frame(), self.metrics_frame()), targets, strict=True):
+            if fmt == "csv":
+                frame.to_csv(target, index=False)
+            else:
+                frame.to_parquet(target, index=False, engine="pyarrow")
+        return targets
+
+    def artifact_dir(self, cell_name: str) -> Path:
+        """The artifact folder of a cell (created unless read-only), with a filesystem-safe name:
+        ``/`` becomes ``__``, other unsafe characters ``_``, then a short hash of the full name."""
+        safe = re.sub(r"[^A-Za-z0-9._=,+\[\]-]", "_", cell_name.replace("/", "__"))[:120]
+        digest = hashlib.sha1(cell_name.encode()).hexdigest()[:8]
+        folder = self.run_dir / "artifacts" / f"{safe}-{digest}"
+        if not self.readonly:
+            folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+
+def open_readonly(run_dir: str | Path) -> Store:
+    """Open a run read-only, for monitors in another process; running cells stay running."""
+    return Store.open(run_dir, readonly=True)
+
+
+def list_runs(root: str | Path = "runs/bench") -> pd.DataFrame:
+    """One row per run directory under `root` that holds a ``results.sqlite``.
+
+    Columns: run (directory name), path, name, created (UTC), a count per status, total, and
+    last_activity (UTC: latest start or finish of a cell, else the creation time); sorted by
+    creation. A file that cannot be read is skipped with a warning.
+    """
+    columns = ["run", "path", "name", "created", *STATUSES, "total", "last_activity"]
+    root, rows = Path(root), []
+    for db in sorted(root.glob("*/results.sqlite")) if root.is_dir() else []:
+        try:
+            with open_readonly(db.parent) as store:
+                meta, counts = store.meta(), store.counts()
+                # finished is NULL while running and never precedes started
+                ((latest,),) = store._query("SELECT MAX(COALESCE(finished, started)) FROM cells")
+        except sqlite3.DatabaseError as err:
+            warnings.warn(f"skipping {db}: not a readable results file ({err})", stacklevel=2)
+            continue
+        created = pd.to_datetime(meta.get("created"), utc=True)
+        last = created if latest is None else pd.to_datetime(latest, unit="s", utc=True)
+        head = [db.parent.name, str(db.parent), meta.get("name", ""), created]
+        rows.append([*head, *counts.values(), sum(counts.values()), last])
+    return pd.DataFrame(rows, columns=columns).sort_values(["created", "run"], ignore_index=True)
+
+
+def _metric_rows(cell: str, metrics: Iterable[tuple[str, str, float]]) -> Iterator[tuple]:
+    for metric, key, value in metrics:
+        try:
+            number = None if value is None else float(value)
+        except (TypeError, ValueError) as err:
+            raise StoreError(
+                f"cell {cell!r}: metric {metric!r} (key {key!r}) has value {value!r}, "
+                "which is not a number; report NaN for a metric that cannot be computed"
+            ) from err
+        number = None if number is None or math.isnan(number) else number
+        yield cell, str(metric), "" if key is None else str(key), number
+
+
+def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 10000")  # a monitor's read never fails the driver's write
+    return conn
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.with_name(path.name + ".tmp").write_text(text, encoding="utf-8")
+    os.replace(path.with_name(path.name + ".tmp"), path)
