@@ -29,6 +29,7 @@ TINY = {
     "inference": {"num_warmup": 150, "num_samples": 150},
     "convergence": {"rhat": 1.05, "ess_bulk": 50},
     "reference_model": "logistic",
+    "run": {"save_posterior": True},
 }
 
 
@@ -80,6 +81,9 @@ def test_grid_runs_records_a_failing_cell_and_writes_the_report(tmp_path):
     )
     truth_metrics = metrics[metrics["metric"] == "roas_true"]
     assert set(truth_metrics["key"]) >= {"search_ads", "spend"}
+    with Store.open(out, readonly=True) as store:
+        saved = store.artifact_dir("small_business/hill/seed=0") / "fit"
+    assert (saved / "posterior.nc").exists()
     html = (out / "report.html").read_text()
     assert "http://" not in html and "Convergence" in html
     assert (out / "report.md").exists() and (out / "environment.json").exists()

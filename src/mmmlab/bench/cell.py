@@ -48,6 +48,7 @@ def payload_of(cell: Cell, spec: BenchSpec, artifacts: Path | None) -> dict[str,
         "metrics": list(spec.metrics),
         "convergence": spec.convergence.model_dump(),
         "artifacts": None if artifacts is None else str(artifacts),
+        "save_posterior": spec.run.save_posterior,
     }
 
 
@@ -94,6 +95,8 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
     except Incompatible as err:
         return {"metrics": [], "skipped": str(err)}
     metrics = score(result, {"train": train, "validation": val, "test": test}, truth, payload)
+    if payload.get("save_posterior") and payload["artifacts"] and hasattr(result, "fit"):
+        result.fit.save(str(Path(payload["artifacts"]) / "fit"))
     metrics.append(("cell_seconds", "", time.perf_counter() - t0))
     return {"metrics": metrics, "skipped": None}
 

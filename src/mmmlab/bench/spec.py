@@ -113,11 +113,13 @@ class ConvergenceSpec(BaseModel):
 
 
 class RunSpec(BaseModel):
-    """Execution defaults (command-line flags override them)."""
+    """Execution defaults (command-line flags override them); `save_posterior` keeps each
+    cell's fitted posterior (NetCDF, reloadable with `mmmlab.load`) in its artifact folder."""
 
     model_config = _STRICT
     timeout_s: float | None = Field(1800.0, gt=0)
     workers: int | None = Field(None, ge=1)
+    save_posterior: bool = False
 
 
 METRIC_GROUPS = ("predictive", "loo", "convergence", "cost", "robyn", "channels", "recovery")
