@@ -169,3 +169,16 @@ def test_ray_executor_runs_a_grid(tmp_path):
     finally:
         os.environ["PYTHONPATH"] = env_path
     assert result.counts["done"] == 2, result.counts
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")
+def test_ray_executor_runs_the_quick_suite(tmp_path):
+    pytest.importorskip("ray")
+    result = CliRunner().invoke(
+        app, ["bench", "run", "--executor", "ray", "--out", str(tmp_path / "quick")]
+    )
+    assert result.exit_code == 0, result.output
+    with Store.open(tmp_path / "quick", readonly=True) as store:
+        assert store.counts()["done"] == 8
+    assert (tmp_path / "quick" / "report.html").exists()
