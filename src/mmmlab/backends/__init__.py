@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mmmlab.backends.base import Backend, BackendFit, Incompatible
 
-BACKENDS = ("mmmlab",)
+BACKENDS = ("mmmlab", "hill_mixture")
 
 
 def get_backend(name: str) -> Backend:
@@ -13,6 +13,10 @@ def get_backend(name: str) -> Backend:
         from mmmlab.backends.mmm import MmmBackend
 
         return MmmBackend()
+    if name == "hill_mixture":
+        from mmmlab.backends.hill_mixture import HillMixtureBackend
+
+        return HillMixtureBackend()
     raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}")
 
 
@@ -29,6 +33,15 @@ def check_params(backend: str, params: dict) -> None:
             raise ValueError(
                 "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in err.errors())
             ) from None
+        return
+    if backend == "hill_mixture":
+        from mmmlab.models.hill_mixture import KINDS
+
+        unknown = set(params) - {"kind"}
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {sorted(unknown)}; hill_mixture takes kind")
+        if params.get("kind") not in KINDS:
+            raise ValueError(f"kind: give one of {list(KINDS)}, got {params.get('kind')!r}")
         return
     get_backend(backend)
 

@@ -130,7 +130,9 @@ def _prior_center(site: dict) -> jnp.ndarray | None:
         center = jnp.broadcast_to(fn.mean, shape)
     except (NotImplementedError, ValueError):
         center = None
-    fallback = biject_to(fn.support)(jnp.zeros(shape))
+    transform = biject_to(fn.support)
+    # The unconstrained space may be smaller than the value (a simplex of K has K - 1).
+    fallback = transform(jnp.zeros(transform.inverse_shape(shape)))
     if center is None:
         return fallback
     return jnp.where(jnp.isfinite(center), center, fallback)
