@@ -17,7 +17,8 @@ bench_app = typer.Typer(
     no_args_is_help=True, help="Benchmark grids: dataset × model × variant × seed."
 )
 console = Console()
-SUITES = ("quick",)
+SUITES = ("quick", "hill-mixture", "hill-mixture-real", "hill-mixture-public")
+NEEDS_DATA = {"hill-mixture-real": None, "hill-mixture-public": "../shared/data"}
 DEFAULT_ROOT = Path("runs/bench")
 
 
@@ -26,8 +27,10 @@ def _error(err: Exception) -> None:
     console.print(str(err), soft_wrap=True, markup=False, highlight=False)
 
 
-def _spec_source(spec: str | None):
-    """(BenchSpec, text) from a file path or a built-in suite name (default: quick)."""
+def _spec_source(spec: str | None, data: str | None = None):
+    """(BenchSpec, text) from a file path or a built-in suite name (default: quick).
+
+    A suite that reads data files takes their location from `data` (``${data}`` in it)."""
     from mmmlab.bench.spec import load_spec, parse_spec
 
     name = spec or "quick"
@@ -35,6 +38,13 @@ def _spec_source(spec: str | None):
         import yaml
 
         text = (resources.files("mmmlab.bench") / "suites" / f"{name}.yaml").read_text()
+        if "${data}" in text:
+            where = data or NEEDS_DATA.get(name)
+            if where is None:
+                raise ValueError(f"suite {name} reads your data: give it with --data PATH")
+            if not Path(where).exists():
+                raise ValueError(f"--data {where}: no such file or folder")
+            text = text.replace("${data}", str(Path(where).resolve()))
         return parse_spec(yaml.safe_load(text), f"suite {name}"), text
     if not Path(name).exists():
         raise ValueError(
@@ -81,12 +91,15 @@ def run(
         str | None, typer.Option(help="Run only cells whose name contains this")
     ] = None,
     report: Annotated[bool, typer.Option(help="Write report.html / report.md at the end")] = True,
+    data: Annotated[
+        str | None, typer.Option(help="Data file or folder of a suite that reads data")
+    ] = None,
 ) -> None:
     """Run every pending cell of a benchmark; rerunning the same spec resumes."""
     from mmmlab.bench.grid import expand
 
     try:
-        bench, text = _spec_source(spec)
+        bench, text = _spec_source(spec, data)
         cells = expand(bench)
     except ValueError as err:
         _error(err)

@@ -38,6 +38,8 @@ def payload_of(cell: Cell, spec: BenchSpec, artifacts: Path | None) -> dict[str,
             "data_seed": ref.data_seed,
             "file": ref.file,
             "columns": thaw(ref.columns) if isinstance(ref.columns, tuple) else ref.columns,
+            "organisation": ref.organisation,
+            "sum_channels": ref.sum_channels,
         },
         "backend": model.backend,
         "params": model.params | thaw(cell.variant.model),
@@ -55,6 +57,31 @@ def payload_of(cell: Cell, spec: BenchSpec, artifacts: Path | None) -> dict[str,
 def load_dataset(d: dict[str, Any], seed: int):
     """(Dataset, Truth or None) of a cell. Presets are simulated with the grid seed (not the
     cell seed), so every model of a seed-cell sees the same data."""
+    dataset, truth = _load(d, seed)
+    if d.get("sum_channels") and dataset.n_channels > 1:
+        dataset, truth = summed(dataset), None  # a per-channel truth no longer applies
+    return dataset, truth
+
+
+def summed(dataset: Dataset) -> Dataset:
+    """One channel "spend": the sum of every channel's spend (exposure dropped)."""
+    from dataclasses import replace
+
+    return replace(
+        dataset,
+        channels=("spend",),
+        spend=dataset.spend.sum(axis=2, keepdims=True),
+        exposure=None,
+        history_spend=dataset.history_spend.sum(axis=2, keepdims=True),
+        history_exposure=None,
+    )
+
+
+def _load(d: dict[str, Any], seed: int):
+    if d.get("organisation") is not None:
+        from mmmlab.data.conjura import read_conjura
+
+        return read_conjura(d["file"], organisations=[d["organisation"]])[0], None
     if d["preset"] is not None:
         from mmmlab.synth import simulate
         from mmmlab.synth.presets import PRESETS
@@ -95,6 +122,8 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
     except Incompatible as err:
         return {"metrics": [], "skipped": str(err)}
     metrics = score(result, {"train": train, "validation": val, "test": test}, truth, payload)
+    if hasattr(result, "extra_metrics"):
+        metrics += [(m, k, float(v)) for m, k, v in result.extra_metrics()]
     if payload.get("save_posterior") and payload["artifacts"] and hasattr(result, "fit"):
         result.fit.save(str(Path(payload["artifacts"]) / "fit"))
     metrics.append(("cell_seconds", "", time.perf_counter() - t0))

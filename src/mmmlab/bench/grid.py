@@ -21,6 +21,8 @@ class DatasetRef(NamedTuple):
     data_seed: int | None = None
     file: str | None = None
     columns: str | tuple[tuple[str, Any], ...] | None = None
+    organisation: str | None = None
+    sum_channels: bool = False
 
 
 class Variant(NamedTuple):
@@ -90,6 +92,18 @@ def _fmt(value: Any) -> str:
 def expand_datasets(d: DatasetSpec) -> list[DatasetRef]:
     """The concrete datasets of one dataset entry (preset grid or file group)."""
     columns = _frozen(d.columns) if isinstance(d.columns, dict) else d.columns
+    if d.conjura is not None:
+        from mmmlab.data.conjura import organisations
+
+        if not Path(d.conjura).exists():
+            raise SpecError(f"datasets.conjura: {d.conjura}: file not found")
+        ids = organisations(d.conjura)["organisation_id"].astype(str).tolist()
+        ids = ids[: d.n_organisations] if d.n_organisations else ids
+        prefix = f"{d.name}:" if d.name else ""
+        return [
+            DatasetRef(f"{prefix}org_{i}", file=d.conjura, organisation=i, sum_channels=True)
+            for i in ids
+        ]
     if d.preset is not None:
         keys = sorted(d.params)
         out = []
@@ -98,15 +112,33 @@ def expand_datasets(d: DatasetSpec) -> list[DatasetRef]:
             base = d.name or d.preset
             name = f"{base}({label})" if label else base
             world = tuple(zip(keys, combo, strict=True))
-            out.append(DatasetRef(name, preset=d.preset, world=world, data_seed=d.data_seed))
+            out.append(
+                DatasetRef(
+                    name,
+                    preset=d.preset,
+                    world=world,
+                    data_seed=d.data_seed,
+                    sum_channels=d.sum_channels,
+                )
+            )
         return out
     if d.file is not None:
-        return [DatasetRef(d.name or Path(d.file).stem, file=d.file, columns=columns)]
+        return [
+            DatasetRef(
+                d.name or Path(d.file).stem,
+                file=d.file,
+                columns=columns,
+                sum_channels=d.sum_channels,
+            )
+        ]
     paths = sorted(glob.glob(d.files or ""))
     if not paths:
         raise SpecError(f"datasets.files: no file matches {d.files!r}")
     prefix = f"{d.name}:" if d.name else ""
-    return [DatasetRef(prefix + Path(p).stem, file=p, columns=columns) for p in paths]
+    return [
+        DatasetRef(prefix + Path(p).stem, file=p, columns=columns, sum_channels=d.sum_channels)
+        for p in paths
+    ]
 
 
 def expand_variants(spec: BenchSpec) -> list[Variant]:

@@ -21,6 +21,9 @@ class DatasetSpec(BaseModel):
         (each combination is its own dataset, e.g. ``{noise: [0.05, 0.1]}``)
     file : one CSV/Parquet file read with `columns` (a column map file or mapping)
     files : a glob of files, one dataset per file (e.g. one per organisation), same columns
+    conjura : an e-commerce file in the Conjura schema: one dataset per organisation (the
+        `n_organisations` with the most days, or all), spend summed over channels
+    sum_channels : sum spend over channels into one channel "spend" (for one-series models)
     name : the dataset's name in cell names (default: preset name or file stem)
     """
 
@@ -31,13 +34,19 @@ class DatasetSpec(BaseModel):
     file: str | None = None
     files: str | None = None
     columns: str | dict[str, Any] | None = None
+    conjura: str | None = None
+    n_organisations: int | None = Field(None, ge=1)
+    sum_channels: bool = False
     name: str | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetSpec:
-        given = [k for k in ("preset", "file", "files") if getattr(self, k) is not None]
+        sources = ("preset", "file", "files", "conjura")
+        given = [k for k in sources if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of preset, file, files (got {given or 'none'})")
+            raise ValueError(f"give exactly one of {', '.join(sources)} (got {given or 'none'})")
+        if self.conjura is not None:
+            return self
         if self.preset is None and self.params:
             raise ValueError("params (a grid over world settings) applies to presets only")
         if self.preset is None and self.columns is None:
@@ -203,7 +212,7 @@ def load_spec(path: str | Path) -> tuple[BenchSpec, str]:
 
 def _rebase(d: DatasetSpec, base: Path) -> DatasetSpec:
     update: dict[str, Any] = {}
-    for key in ("file", "files"):
+    for key in ("file", "files", "conjura"):
         value = getattr(d, key)
         if value is not None and not Path(value).is_absolute():
             update[key] = str(base / value)
