@@ -166,10 +166,21 @@ class HillMixtureBackend:
         raw = {k: np.asarray(v) for k, v in constrain(key, model, args, settings, run.z).items()}
         flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in raw.items()}
         derived = {k: np.asarray(v) for k, v in derive(flat, kind).items()}
+        derived["intercept"] = flat["level"] - _mean_media(flat | derived, x, start)
         fitted = HillMixtureFit(
             kind, flat | derived, t_mean, t_sd, _placeholder(), settings.num_chains, ()
         )
         return _with_diagnostics(fitted, raw, run, train, settings)
+
+
+def _mean_media(draws: dict[str, np.ndarray], x: np.ndarray, start: int) -> np.ndarray:
+    """(S,) the model's `mean_media` of each draw over the training window."""
+    lagged = lagged_matrix(x)[start:]
+    powers = draws["adstock_alpha"][:, None] ** np.arange(len(x))[None, :]
+    s = (lagged @ powers.T).T  # (S, T)
+    k, n = draws["half_saturation"][:, None, :], draws["hill_slope"][:, None, :]
+    curve = special.expit(n * (np.log(np.maximum(s[..., None], 1e-300)) - np.log(k)))
+    return np.einsum("sk,sk->s", draws["weights"] * draws["max_effect"], curve.mean(axis=1))
 
 
 @functools.cache
@@ -202,7 +213,7 @@ def _with_diagnostics(
     invariant = {
         "log_likelihood": fitted.log_likelihood(train)[..., 0].sum(axis=1),
         "response_curve": response,
-        **{k: d[k] for k in ("sigma", "adstock_alpha", "intercept", "slope")},
+        **{k: d[k] for k in ("sigma", "adstock_alpha", "intercept", "level", "slope")},
     }
     shaped = {k: v.reshape((chains, draws) + v.shape[1:]) for k, v in invariant.items()}
     rhat, ess_bulk, ess_tail = convergence(shaped)

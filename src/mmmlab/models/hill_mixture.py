@@ -9,10 +9,11 @@ Kinds (`KINDS`): `single_hill` (K = 1); `mixture_k2` (independent components); `
 Dirichlet(1/K) prior on the weights, so unneeded components empty out). Components are
 ordered by half-saturation point, which removes label switching.
 
-Priors are empirical Bayes on the training window (the published defaults): intercept
-N(ybar, 2 sd_y), slope N(0, sd_y), log A located at log(0.3 range_y), sigma HalfNormal(sd_y),
-half-saturation located at the median adstocked spend (at alpha = 0.5), alpha Beta(2, 2).
-`t_std` uses the training window's mean and sd of the time index for every window.
+Priors are empirical Bayes on the training window (the published defaults): N(ybar, 2 sd_y)
+on the mean level of the target (see `mean_media`), slope N(0, sd_y), log A located at
+log(0.3 range_y), sigma HalfNormal(sd_y), half-saturation located at the median adstocked
+spend (at alpha = 0.5), alpha Beta(2, 2). `t_std` uses the training window's mean and sd of
+the time index for every window.
 """
 
 from __future__ import annotations
@@ -132,6 +133,16 @@ def derive(raw: dict, kind: str) -> dict[str, jnp.ndarray]:
     }
 
 
+def mean_media(params: dict, s: jnp.ndarray) -> jnp.ndarray:
+    """The expected media response averaged over the window, ``sum_k w_k mean_t A_k h_k(s_t)``.
+
+    The model samples the mean `level` of the target and sets ``intercept = level - mean
+    media``: centring the media term removes the ridge between the intercept and the maximum
+    effects that otherwise forces NUTS into deep trees."""
+    curve = hill_curve(s[:, None], params["half_saturation"], params["hill_slope"])
+    return jnp.sum(params["weights"] * params["max_effect"] * curve.mean(axis=0))
+
+
 def component_means(params: dict, s: jnp.ndarray, t_std: jnp.ndarray) -> jnp.ndarray:
     """(T, K) the expected target under each component."""
     base = params["intercept"] + params["slope"] * t_std
@@ -144,12 +155,13 @@ def hill_mixture(data: MixtureData, y: jnp.ndarray | None = None, kind: str = "m
     ybar, sd_y = data.hyper[0], data.hyper[1]
     params = {
         "adstock_alpha": numpyro.sample("adstock_alpha", dist.Beta(2.0, 2.0)),
-        "intercept": numpyro.sample("intercept", dist.Normal(ybar, 2.0 * sd_y)),
+        "level": numpyro.sample("level", dist.Normal(ybar, 2.0 * sd_y)),
         "slope": numpyro.sample("slope", dist.Normal(0.0, sd_y)),
         "sigma": numpyro.sample("sigma", dist.HalfNormal(sd_y)),
     }
     params |= derive(sample_components(kind, data.hyper), kind)
     s = adstock(data.lagged, params["adstock_alpha"])
+    params["intercept"] = params["level"] - mean_media(params, s)
     noise = dist.Normal(component_means(params, s, data.t_std), params["sigma"])
     numpyro.sample(
         "y", dist.MixtureSameFamily(dist.Categorical(probs=params["weights"]), noise), obs=y
