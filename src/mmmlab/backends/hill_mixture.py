@@ -18,7 +18,7 @@ from scipy import special, stats
 
 from mmmlab.backends.base import Incompatible
 from mmmlab.data import Dataset
-from mmmlab.inference.diagnostics import Diagnostics, bfmi, convergence
+from mmmlab.inference.diagnostics import Diagnostics, convergence, nuts_diagnostics
 from mmmlab.inference.nuts import NutsSettings, constrain, run_nuts
 from mmmlab.models.hill_mixture import (
     KINDS,
@@ -216,22 +216,8 @@ def _with_diagnostics(
         **{k: d[k] for k in ("sigma", "adstock_alpha", "intercept", "level", "slope")},
     }
     shaped = {k: v.reshape((chains, draws) + v.shape[1:]) for k, v in invariant.items()}
-    rhat, ess_bulk, ess_tail = convergence(shaped)
-    stats_ = {k: np.asarray(v) for k, v in run.stats._asdict().items()}
-    total = run.compile_s + run.sample_s
-    diagnostics = Diagnostics(
-        max_rhat=rhat,
-        min_ess_bulk=ess_bulk,
-        min_ess_tail=ess_tail,
-        divergences=int(stats_["diverging"].sum()),
-        min_bfmi=bfmi(stats_["energy"]),
-        compile_s=run.compile_s,
-        sample_s=run.sample_s,
-        ess_per_s=ess_bulk / total if total > 0 else float("nan"),
-        num_chains=chains,
-        num_draws=draws,
-        method="nuts",
-    )
+    diagnostics = nuts_diagnostics(shaped, run, chains, draws)
+    rhat = diagnostics.max_rhat
     extra = (
         ("effective_k", "", effective_k(d["weights"])),
         ("max_rhat_plain", "", plain_rhat),

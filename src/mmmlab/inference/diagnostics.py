@@ -99,3 +99,24 @@ def bfmi(energy: np.ndarray) -> float:
     num = np.square(np.diff(energy, axis=1)).mean(axis=1)
     den = np.var(energy, axis=1)
     return float(np.min(num / np.where(den > 0, den, np.nan)))
+
+
+def nuts_diagnostics(draws: dict[str, np.ndarray], run, num_chains: int, num_draws: int):
+    """`Diagnostics` of a NUTS run: convergence over `draws` (site -> (chain, draw, ...)),
+    divergences and E-BFMI from the run's sample stats, compile and sampling time apart."""
+    rhat, ess_bulk, ess_tail = convergence(draws)
+    stats = {k: np.asarray(v) for k, v in run.stats._asdict().items()}
+    total = run.compile_s + run.sample_s
+    return Diagnostics(
+        max_rhat=rhat,
+        min_ess_bulk=ess_bulk,
+        min_ess_tail=ess_tail,
+        divergences=int(stats["diverging"].sum()),
+        min_bfmi=bfmi(stats["energy"]),
+        compile_s=run.compile_s,
+        sample_s=run.sample_s,
+        ess_per_s=ess_bulk / total if total > 0 else float("nan"),
+        num_chains=num_chains,
+        num_draws=num_draws,
+        method="nuts",
+    )

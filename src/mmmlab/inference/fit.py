@@ -12,7 +12,7 @@ import jax
 import numpy as np
 
 from mmmlab.data import Dataset, DatasetError
-from mmmlab.inference.diagnostics import Diagnostics, bfmi, convergence
+from mmmlab.inference.diagnostics import Diagnostics, nuts_diagnostics
 from mmmlab.inference.nuts import NutsSettings, constrain, run_nuts
 from mmmlab.models.config import ModelConfig
 from mmmlab.models.mmm import (
@@ -224,21 +224,7 @@ def fit(
         posterior = constrain(s.key, model, (data, y), settings, run.z)
         posterior = {k: np.asarray(v) for k, v in posterior.items()}
         stats = {k: np.asarray(v) for k, v in run.stats._asdict().items()}
-        rhat, ess_bulk, ess_tail = convergence(posterior)
-        total_s = run.compile_s + run.sample_s
-        diagnostics = Diagnostics(
-            max_rhat=rhat,
-            min_ess_bulk=ess_bulk,
-            min_ess_tail=ess_tail,
-            divergences=int(stats["diverging"].sum()),
-            min_bfmi=bfmi(stats["energy"]),
-            compile_s=run.compile_s,
-            sample_s=run.sample_s,
-            ess_per_s=ess_bulk / total_s if total_s > 0 else float("nan"),
-            num_chains=num_chains,
-            num_draws=num_samples,
-            method="nuts",
-        )
+        diagnostics = nuts_diagnostics(posterior, run, num_chains, num_samples)
         settings_json: dict[str, Any] = settings._asdict()
     elif method in ("map", "svi"):
         from mmmlab.inference.optimize import fit_map, fit_svi
