@@ -1,10 +1,11 @@
-"""Engines behind one interface (`backends.base`): mmmlab's own models first."""
+"""Engines behind one interface (`backends.base`): mmmlab's own models first, then a
+Robyn-style ridge regression."""
 
 from __future__ import annotations
 
 from mmmlab.backends.base import Backend, BackendFit, Incompatible
 
-BACKENDS = ("mmmlab", "hill_mixture")
+BACKENDS = ("mmmlab", "hill_mixture", "ridge")
 
 
 def get_backend(name: str) -> Backend:
@@ -17,6 +18,10 @@ def get_backend(name: str) -> Backend:
         from mmmlab.backends.hill_mixture import HillMixtureBackend
 
         return HillMixtureBackend()
+    if name == "ridge":
+        from mmmlab.backends.ridge import RidgeBackend
+
+        return RidgeBackend()
     raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}")
 
 
@@ -42,6 +47,11 @@ def check_params(backend: str, params: dict) -> None:
             raise ValueError(f"unknown parameter(s) {sorted(unknown)}; hill_mixture takes kind")
         if params.get("kind") not in KINDS:
             raise ValueError(f"kind: give one of {list(KINDS)}, got {params.get('kind')!r}")
+        return
+    if backend == "ridge":
+        from mmmlab.backends.ridge import validate_params
+
+        validate_params(params)
         return
     get_backend(backend)
 
