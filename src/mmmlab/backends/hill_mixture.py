@@ -30,6 +30,8 @@ from mmmlab.models.hill_mixture import (
 )
 
 CURVE_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
+NUM_STARTS = 16  # optimised starts; chains begin near the best (inference.num_starts)
+DENSE_MASS = True  # inference.dense_mass
 
 
 def total_spend(dataset: Dataset) -> tuple[np.ndarray, int]:
@@ -121,6 +123,21 @@ def effective_k(weights: np.ndarray, threshold: float = 0.05) -> float:
     return float(np.mean((weights > threshold).sum(axis=-1)))
 
 
+def competing_modes(
+    potentials: np.ndarray, points: np.ndarray, nats: float = 3.0, distance: float = 1.0
+) -> float:
+    """Share of optimised starts (M,) that ended at another point (max-abs distance in the
+    unconstrained space > `distance`) within `nats` of the best log density: other modes of
+    similar height that chains started at the best one may not visit. points : (M, D)."""
+    finite = np.isfinite(potentials)
+    if finite.sum() < 2:
+        return 0.0
+    best = int(np.argmin(np.where(finite, potentials, np.inf)))
+    far = np.abs(points - points[best]).max(axis=1) > distance
+    close = potentials - potentials[best] < nats
+    return float(np.mean(far & close & finite))
+
+
 class HillMixtureBackend:
     """`params`: ``kind`` (one of `KINDS`); `inference`: the NUTS settings of a spec."""
 
@@ -148,16 +165,17 @@ class HillMixtureBackend:
             t_std=jax.numpy.asarray((t - t_mean) / t_sd),
             hyper=jax.numpy.asarray(hyper),
         )
+        dense = inference.get("dense_mass")
         settings = NutsSettings(
             num_warmup=inference.get("num_warmup", 1000),
             num_samples=inference.get("num_samples", 1000),
             num_chains=inference.get("num_chains", 4),
             target_accept=inference.get("target_accept", 0.9),
             max_tree_depth=inference.get("max_tree_depth", 10),
-            # A dense metric cuts leapfrog steps per draw 7x for one curve (108 -> 15), but its
-            # warmup estimate leaves 12-378 divergences in 8000 draws where the diagonal one
-            # leaves none: reliability first (docs/hill_mixture.md).
-            dense_mass=False,
+            # Every chain starts at the best of NUM_STARTS optima, with that mode's Laplace
+            # metric; see docs/hill_mixture.md for the measurements behind both defaults.
+            dense_mass=DENSE_MASS if dense is None else dense,
+            num_starts=inference.get("num_starts") or NUM_STARTS,
         )
         model = _model(kind)
         key = f"hill_mixture|{kind}"
@@ -223,6 +241,8 @@ def _with_diagnostics(
         ("max_rhat_plain", "", plain_rhat),
         ("max_rhat_invariant", "", rhat),
     )
+    if run.starts is not None:
+        extra += (("competing_modes", "", competing_modes(*run.starts)),)
     return HillMixtureFit(
         fitted.kind, fitted.draws, fitted.t_mean, fitted.t_sd, diagnostics, chains, extra
     )

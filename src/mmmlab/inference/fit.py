@@ -189,6 +189,7 @@ def fit(
     target_accept: float = 0.85,
     max_tree_depth: int = 10,
     dense_mass: bool | None = None,
+    num_starts: int | None = None,
     progress: bool | Callable[[int, int], None] = False,
 ) -> Fit:
     """Fit the additive MMM to `dataset`.
@@ -204,6 +205,8 @@ def fit(
     dense_mass : full mass matrix; None chooses: dense for national data (few, correlated
         parameters), diagonal for geo panels (a dense estimate of ~100+ dimensions from
         warmup draws is too noisy to help)
+    num_starts : optimised starting points (None = 1: each chain optimises its own start);
+        more start every chain near the best mode found (`NutsSettings`)
     progress : True for a progress bar, or a callback ``progress(done, total)``
     """
     config = ModelConfig() if config is None else config
@@ -218,6 +221,7 @@ def fit(
             target_accept=target_accept,
             max_tree_depth=max_tree_depth,
             dense_mass=dataset.n_geos == 1 if dense_mass is None else dense_mass,
+            num_starts=num_starts or 1,
         )
         with _ProgressBar(progress, "NUTS") as callback:
             run = run_nuts(rng_key, s.key, model, (data, y), settings, callback)

@@ -35,7 +35,11 @@ class NutsSettings(NamedTuple):
     num_warmup, num_samples : iterations per chain; num_chains : chains;
     target_accept : dual-averaging target; max_tree_depth : NUTS depth cap;
     dense_mass : full mass matrix instead of diagonal; init_radius : jitter of the
-    initial point around the prior mean, in unconstrained space.
+    initial point around the prior mean, in unconstrained space; num_starts : 1 optimises
+    each chain's own start, M > 1 optimises M jittered starts and begins every chain near
+    the best mode found (for posteriors with poor local modes; `NutsRun.starts` keeps all
+    M optima so competing modes can be reported); chain_method : "auto" (see
+    `_chain_method`), "vectorized" or "sequential".
     """
 
     num_warmup: int = 1000
@@ -45,6 +49,8 @@ class NutsSettings(NamedTuple):
     max_tree_depth: int = 10
     dense_mass: bool = False
     init_radius: float = 1.0
+    num_starts: int = 1
+    chain_method: str = "auto"
 
 
 class SampleStats(NamedTuple):
@@ -64,7 +70,8 @@ class NutsRun:
 
     z : unconstrained draws by site, each (chain, draw, *site_shape)
     stats : sampler statistics; compile_s / sample_s : seconds compiling and sampling;
-    warmup_steps : leapfrog steps spent in warmup, all chains.
+    warmup_steps : leapfrog steps spent in warmup, all chains; starts : with
+    ``num_starts > 1``, the optimised starts as (potential (M,), unconstrained point (M, D)).
     """
 
     z: dict[str, np.ndarray]
@@ -72,34 +79,60 @@ class NutsRun:
     compile_s: float
     sample_s: float
     warmup_steps: int = 0
+    starts: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass
 class CompiledSampler:
-    """Compiled programs for one (model structure, data shape, settings)."""
+    """Compiled programs for one (model structure, data shape, settings).
+
+    `start` (only with ``num_starts > 1``) optimises the shared starts; `init` takes each
+    chain's key and, from `start`, its initial point and the inverse mass matrix.
+    """
 
     init: Callable[..., Any]
     advance: Callable[..., Any]
     postprocess: Callable[..., Any]
     chain_method: str  # 'parallel' (pmap), 'vectorized' (vmap) or 'sequential'
+    start: Callable[..., Any] | None = None
 
     def compile(self, keys: jax.Array, model_args: tuple) -> None:
-        """Compile init and advance ahead of time (so compile time is measured apart)."""
-        keys = keys[0] if self.chain_method == "sequential" else keys
-        init = self.init.lower(keys, model_args)
-        state = jax.tree_util.tree_map(
-            lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), init.out_info
-        )
-        advance = self.advance.lower(state, model_args)
+        """Compile the programs ahead of time (so compile time is measured apart)."""
+        begin = None
+        if self.start is not None:
+            self.start = self.start.lower(keys, model_args).compile()
+            begin = _shapes(self.start.out_info[0])
+        init = self._lower_init(keys, model_args, begin)
+        advance = self.advance.lower(_shapes(init.out_info), model_args)
         # XLA compiles outside the GIL; two programs side by side keep both cores busy
         # (measured: 6.5 s -> 5.3 s wall for the national model on 2 cores).
         with ThreadPoolExecutor(max_workers=2) as pool:
             self.init, self.advance = pool.map(lambda lowered: lowered.compile(), (init, advance))
 
-    def init_chains(self, keys: jax.Array, model_args: tuple) -> Any:
-        if self.chain_method == "sequential":
-            return [self.init(k, model_args) for k in keys]
-        return self.init(keys, model_args)
+    def _lower_init(self, keys: jax.Array, model_args: tuple, begin: Any) -> Any:
+        if self.chain_method != "sequential":
+            return self.init.lower(keys, model_args, begin)
+        one = None
+        if begin is not None:  # one chain's start; the inverse mass is shared
+            z0, inverse_mass = begin
+            one = (jax.tree_util.tree_map(_drop_lead, z0), inverse_mass)
+        return self.init.lower(keys[0], model_args, one)
+
+    def init_chains(self, keys: jax.Array, model_args: tuple) -> tuple[Any, tuple | None]:
+        """Initial states of every chain, and the optimised starts (potentials, points)."""
+        begin, starts = None, None
+        if self.start is not None:
+            begin, starts = self.start(keys, model_args)
+            starts = tuple(np.asarray(a) for a in starts)
+        if self.chain_method != "sequential":
+            return self.init(keys, model_args, begin), starts
+        states = []
+        for i, k in enumerate(keys):
+            one = None
+            if begin is not None:
+                one = (jax.tree_util.tree_map(lambda a, i=i: a[i], begin[0]), begin[1])
+            states.append(self.init(k, model_args, one))
+        return states, starts
 
     def advance_chains(self, state: Any, model_args: tuple) -> tuple[Any, Any]:
         """Advance every chain by CHUNK iterations; draws come back chain-first."""
@@ -109,6 +142,14 @@ class CompiledSampler:
             return [r[0] for r in results], jax.tree_util.tree_map(lambda *xs: np.stack(xs), *outs)
         state, out = self.advance(state, model_args)
         return state, jax.device_get(out)
+
+
+def _drop_lead(a: Any) -> jax.ShapeDtypeStruct:
+    return jax.ShapeDtypeStruct(a.shape[1:], a.dtype)
+
+
+def _shapes(tree: Any) -> Any:
+    return jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype), tree)
 
 
 _CACHE: dict[tuple, CompiledSampler] = {}
@@ -193,22 +234,49 @@ def gradient_jacobian(grad: Callable, x: jnp.ndarray, step: float = 1e-5) -> jnp
     return (both[: x.size] - both[x.size :]).T / (2.0 * step)
 
 
+class Laplace(NamedTuple):
+    """A Gaussian around a mode: eigenvectors (D, D) of the potential's Hessian, start jitter
+    scales (D,) and the inverse mass matrix (D, D) or its diagonal (D,); ok: all finite."""
+
+    vectors: jnp.ndarray
+    scale: jnp.ndarray
+    inverse_mass: jnp.ndarray
+    ok: jnp.ndarray
+
+
+def laplace_at(f: Callable, mode: jnp.ndarray, dense: bool, floor: float = 1e-2) -> Laplace:
+    """The Laplace approximation of ``exp(-f)`` at `mode` (eigenvalues floored at `floor`;
+    an identity metric if the Hessian is not finite).
+
+    Start jitter stays within the Gaussian but no more than one unit along flat or
+    non-convex directions (floored eigenvalues), which would otherwise throw a start far out.
+    """
+    hessian = gradient_jacobian(jax.grad(f), mode)
+    ok = jnp.all(jnp.isfinite(hessian))
+    hessian = jnp.where(ok, 0.5 * (hessian + hessian.T), jnp.eye(mode.size))
+    values, vectors = jnp.linalg.eigh(hessian)
+    values = jnp.maximum(values, floor)
+    inverse_mass = (vectors / values) @ vectors.T
+    if not dense:
+        inverse_mass = jnp.diag(inverse_mass)
+    return Laplace(vectors, jnp.minimum(1.0 / jnp.sqrt(values), 1.0), inverse_mass, ok)
+
+
 def laplace_start(
     potential: Callable[[dict], jnp.ndarray],
     z0: dict,
     rng_key: jax.Array,
     dense: bool,
     max_iter: int = 3000,
-    floor: float = 1e-2,
 ) -> tuple[dict, jnp.ndarray]:
     """A starting point and initial inverse mass matrix from a Laplace approximation.
 
-    Adam from `z0` towards the posterior mode, the potential's Hessian there (eigenvalues
-    floored at `floor`), and a start drawn from that Gaussian. Without it, warmup begins
-    far out with an identity metric while the posterior's scales span orders of magnitude
-    (seasonality coefficients ~0.01, geo deviations ~1): the first adaptation window then
-    crawls at a tiny step size with hundreds of leapfrog steps per draw, most of the cost of
-    a fit. If the optimiser fails, the chain starts at `z0` with an identity metric.
+    Adam from `z0` towards the posterior mode, the potential's Hessian there, and a start
+    drawn from that Gaussian (`laplace_at`). Without it, warmup begins far out with an
+    identity metric while the posterior's scales span orders of magnitude (seasonality
+    coefficients ~0.01, geo deviations ~1): the first adaptation window then crawls at a
+    tiny step size with hundreds of leapfrog steps per draw, most of the cost of a fit. If
+    the optimiser fails, the chain starts at `z0` with an identity metric.
     """
     flat0, unravel = ravel_pytree(z0)
 
@@ -218,20 +286,47 @@ def laplace_start(
     mode = adam_minimize(f, flat0, max_iter)
     ok = jnp.all(jnp.isfinite(mode)) & (f(mode) <= f(flat0))
     mode = jnp.where(ok, mode, flat0)
-    hessian = gradient_jacobian(jax.grad(f), mode)
-    ok = ok & jnp.all(jnp.isfinite(hessian))
-    hessian = jnp.where(ok, 0.5 * (hessian + hessian.T), jnp.eye(flat0.size))
-    values, vectors = jnp.linalg.eigh(hessian)
-    values = jnp.maximum(values, floor)
-    noise = random.normal(rng_key, flat0.shape)
-    # Jitter within the Laplace Gaussian, but no more than one unit along flat or non-convex
-    # directions (floored eigenvalues), which would otherwise throw the start far out.
-    scale = jnp.minimum(1.0 / jnp.sqrt(values), 1.0)
-    start = jnp.where(ok, mode + vectors @ (noise * scale), flat0)
-    inverse_mass = (vectors / values) @ vectors.T
-    if not dense:
-        inverse_mass = jnp.diag(inverse_mass)
-    return unravel(start), inverse_mass
+    gauss = laplace_at(f, mode, dense)
+    ok = ok & gauss.ok
+    start = mode + gauss.vectors @ (random.normal(rng_key, flat0.shape) * gauss.scale)
+    fallback = jnp.eye(flat0.size) if dense else jnp.ones(flat0.size)
+    inverse_mass = jnp.where(ok, gauss.inverse_mass, fallback)
+    return unravel(jnp.where(ok, start, flat0)), inverse_mass
+
+
+def best_mode_starts(
+    potential: Callable[[dict], jnp.ndarray],
+    z0: dict,
+    keys: jax.Array,
+    dense: bool,
+    max_iter: int = 3000,
+) -> tuple[tuple[dict, jnp.ndarray], tuple[jnp.ndarray, jnp.ndarray]]:
+    """Starts for every chain near the best of several optimised points.
+
+    z0 : M starting points (sites stacked on a leading axis); keys : (C,) one per chain.
+    Returns ((C stacked starts, one inverse mass matrix), (M potentials, M points (M, D))).
+    Chains started in different local modes of a multimodal posterior never meet, so R-hat
+    flags them; starting all of them at the best mode samples that mode (the other optima are
+    returned so that competing modes can be reported rather than hidden).
+    """
+    unravel = ravel_pytree(jax.tree_util.tree_map(lambda a: a[0], z0))[1]
+    flat0 = jax.vmap(lambda z: ravel_pytree(z)[0])(z0)
+
+    def f(flat: jnp.ndarray) -> jnp.ndarray:
+        value = potential(unravel(flat))
+        return jnp.where(jnp.isfinite(value), value, jnp.inf)
+
+    modes = jax.vmap(lambda x: adam_minimize(f, x, max_iter))(flat0)
+    values = jax.vmap(f)(modes)
+    values = jnp.where(jnp.all(jnp.isfinite(modes), axis=1), values, jnp.inf)
+    best = modes[jnp.argmin(values)]
+    gauss = laplace_at(f, best, dense)
+
+    def jitter(key: jax.Array) -> dict:
+        return unravel(best + gauss.vectors @ (random.normal(key, best.shape) * gauss.scale))
+
+    starts = jax.vmap(jitter)(jax.vmap(lambda k: random.fold_in(k, 2))(keys))
+    return (starts, gauss.inverse_mass), (values, modes)
 
 
 def _build(model: Callable, model_args: tuple, settings: NutsSettings) -> CompiledSampler:
@@ -242,13 +337,18 @@ def _build(model: Callable, model_args: tuple, settings: NutsSettings) -> Compil
 
     init_kernel, sample_kernel = hmc(potential_fn_gen=potential_fn_gen, algo="NUTS")
 
-    def init_one(rng_key, args):
+    def potential(args: tuple) -> Callable:
+        return lambda z: potential_energy(model, args, {}, z)
+
+    def init_one(rng_key, args, begin=None):
+        """One chain's initial state; `begin` = (z0, inverse mass) from `start`, else this
+        chain optimises its own start."""
         key_init, key_run = random.split(rng_key)
-        key_init, key_start = random.split(key_init)
-        z0 = prior_center_init(model, args, key_init, settings.init_radius)
-        z0, inverse_mass = laplace_start(
-            lambda z: potential_energy(model, args, {}, z), z0, key_start, settings.dense_mass
-        )
+        if begin is None:
+            key_init, key_start = random.split(key_init)
+            z0 = prior_center_init(model, args, key_init, settings.init_radius)
+            begin = laplace_start(potential(args), z0, key_start, settings.dense_mass)
+        z0, inverse_mass = begin
         return init_kernel(
             z0,
             settings.num_warmup,
@@ -259,6 +359,12 @@ def _build(model: Callable, model_args: tuple, settings: NutsSettings) -> Compil
             model_args=args,
             rng_key=key_run,
         )
+
+    def start(keys, args):
+        """Optimise `num_starts` jittered starts; every chain begins near the best one."""
+        key_starts = random.split(random.fold_in(keys[0], 1), settings.num_starts)
+        z0 = jax.vmap(lambda k: prior_center_init(model, args, k, settings.init_radius))(key_starts)
+        return best_mode_starts(potential(args), z0, keys, settings.dense_mass)
 
     def advance_one(state, args):
         # Always CHUNK kernel steps: the last chunk may run past the requested draws, and
@@ -278,25 +384,30 @@ def _build(model: Callable, model_args: tuple, settings: NutsSettings) -> Compil
 
         return jax.lax.scan(step, state, None, length=CHUNK)
 
-    chain_method = _chain_method(settings.num_chains)
+    chain_method = _chain_method(settings.num_chains, settings.chain_method)
+    begin_axes = None if settings.num_starts <= 1 else (0, None)
     if chain_method == "parallel":
-        init = jax.pmap(init_one, in_axes=(0, None))
+        init = jax.pmap(init_one, in_axes=(0, None, begin_axes))
         advance = jax.pmap(advance_one, in_axes=(0, None))
     elif chain_method == "vectorized":
-        init = jax.jit(jax.vmap(init_one, in_axes=(0, None)))
+        init = jax.jit(jax.vmap(init_one, in_axes=(0, None, begin_axes)))
         advance = jax.jit(jax.vmap(advance_one, in_axes=(0, None)))
     else:
         init, advance = jax.jit(init_one), jax.jit(advance_one)
     postprocess = jax.jit(
         lambda z, args: jax.vmap(jax.vmap(lambda zi: constrain_fn(model, args, {}, zi)))(z)
     )
-    return CompiledSampler(init, advance, postprocess, chain_method)
+    multi = jax.jit(start) if settings.num_starts > 1 else None
+    return CompiledSampler(init, advance, postprocess, chain_method, multi)
 
 
-def _chain_method(num_chains: int) -> str:
+def _chain_method(num_chains: int, requested: str = "auto") -> str:
     """pmap across devices when there are enough; else vmap on accelerators (wide and fast
     in lockstep) and one chain after another on a CPU (vmap would run every chain to the
-    deepest tree of any)."""
+    deepest tree of any), unless `requested` names one: small models whose gradient costs
+    little more for four chains than for one run faster vectorised on a CPU too."""
+    if requested != "auto":
+        return requested if num_chains > 1 else "sequential"
     if num_chains > 1 and jax.local_device_count() >= num_chains:
         return "parallel"
     if num_chains > 1 and jax.default_backend() != "cpu":
@@ -345,7 +456,7 @@ def run_nuts(
         compile_s = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    state = sampler.init_chains(keys, model_args)
+    state, starts = sampler.init_chains(keys, model_args)
     draws: list[tuple] = []
     done = 0
     for _ in range(n_chunks):  # the last chunk may run past `total`; extra draws are dropped
@@ -372,6 +483,7 @@ def run_nuts(
         compile_s=compile_s,
         sample_s=sample_s,
         warmup_steps=warmup_steps,
+        starts=starts,
     )
 
 
