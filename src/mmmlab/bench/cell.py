@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from mmmlab.backends import Incompatible, get_backend
-from mmmlab.bench.grid import Cell, thaw
+from mmmlab.bench.grid import Cell, expand_variants, thaw
 from mmmlab.bench.spec import BenchSpec
+from mmmlab.bench.variants import NotApplicable, apply_data
 from mmmlab.data import Dataset
 
 Metric = tuple[str, str, float]
@@ -40,11 +41,14 @@ def payload_of(cell: Cell, spec: BenchSpec, artifacts: Path | None) -> dict[str,
             "columns": thaw(ref.columns) if isinstance(ref.columns, tuple) else ref.columns,
             "organisation": ref.organisation,
             "sum_channels": ref.sum_channels,
+            "frequency": ref.frequency,
         },
         "backend": model.backend,
         "params": model.params | thaw(cell.variant.model),
         "split": spec.split.model_dump() | thaw(cell.variant.split),
         "inference": spec.inference.model_dump() | thaw(cell.variant.inference),
+        "data": thaw(cell.variant.data),
+        "data_base": thaw(expand_variants(spec)[0].data),
         "seed": cell.seed,
         "cell_seed": cell.cell_seed,
         "metrics": list(spec.metrics),
@@ -88,16 +92,20 @@ def _load(d: dict[str, Any], seed: int):
         from mmmlab.synth.world import simulate_world
 
         data_seed = seed if d["data_seed"] is None else d["data_seed"]
-        if d["world"]:
+        daily = d.get("frequency") == "daily"
+        if d["world"] or daily:
             if d["preset"] not in PRESETS:
                 raise ValueError(
-                    f"dataset {d['name']!r}: params apply to business presets only "
-                    f"({', '.join(PRESETS)}), not {d['preset']!r}"
+                    f"dataset {d['name']!r}: params and frequency apply to business presets "
+                    f"only ({', '.join(PRESETS)}), not {d['preset']!r}"
                 )
             world = PRESETS[d["preset"]]().model_copy(update=d["world"])
-            dataset, truth = simulate_world(
-                type(world).model_validate(world.model_dump()), data_seed
-            )
+            world = type(world).model_validate(world.model_dump())
+            if daily:
+                from mmmlab.synth import as_daily
+
+                world = as_daily(world)
+            dataset, truth = simulate_world(world, data_seed)
         else:
             dataset, truth = simulate(d["preset"], data_seed)
         return dataset, truth
@@ -111,10 +119,11 @@ def _load(d: dict[str, Any], seed: int):
 def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
     """Fit and score one cell. Returns {"metrics": [(metric, key, value)], "skipped": reason}."""
     t0 = time.perf_counter()
-    dataset, truth = load_dataset(payload["dataset"], payload["seed"])
-    split = payload["split"]
-    validation = split["validation"] or None
-    train, val, test = dataset.split(train=split["train"], validation=validation)
+    try:
+        windows, truth = fit_inputs(payload)
+    except NotApplicable as err:
+        return {"metrics": [], "skipped": str(err)}
+    train, val, test = windows
     backend = get_backend(payload["backend"])
     inference = dict(payload["inference"])
     try:
@@ -128,6 +137,36 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
         result.fit.save(str(Path(payload["artifacts"]) / "fit"))
     metrics.append(("cell_seconds", "", time.perf_counter() - t0))
     return {"metrics": metrics, "skipped": None}
+
+
+def fit_inputs(payload: dict[str, Any]):
+    """((train, validation, test) windows, truth or None): what the cell's model is fitted to
+    and scored on, with its data variant applied. Raises NotApplicable (see `data_variant`)."""
+    dataset, truth = load_dataset(payload["dataset"], payload["seed"])
+    dataset, truth = data_variant(dataset, truth, payload)
+    split = payload["split"]
+    windows = dataset.split(train=split["train"], validation=split["validation"] or None)
+    return windows, truth
+
+
+def data_variant(dataset: Dataset, truth, payload: dict[str, Any]):
+    """The cell's data variant applied (`bench.variants`). Raises NotApplicable when it
+    cannot apply, or when it is not the base yet leaves the data exactly as the base's."""
+    data, base = payload.get("data") or {}, payload.get("data_base") or {}
+    if not data:
+        return dataset, truth
+    out = apply_data(dataset, data, payload["split"])
+    if data != base:
+        try:
+            same = apply_data(dataset, base, payload["split"]).fingerprint == out.fingerprint
+        except NotApplicable:
+            same = False
+        if same:
+            changed = ", ".join(f"{k}={v}" for k, v in data.items() if base.get(k) != v)
+            raise NotApplicable(f"variant {changed} leaves dataset {dataset.name!r} unchanged")
+    if out.frequency != dataset.frequency:
+        truth = None  # the answer key is per original period
+    return out, truth
 
 
 def score(result, windows: dict[str, Dataset | None], truth, payload: dict) -> list[Metric]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from mmmlab.bench.spec import BenchSpec, DatasetSpec, SpecError
+from mmmlab.bench.variants import DATA_DIMENSIONS, data_option, split_option
 
 
 class DatasetRef(NamedTuple):
@@ -23,6 +24,7 @@ class DatasetRef(NamedTuple):
     columns: str | tuple[tuple[str, Any], ...] | None = None
     organisation: str | None = None
     sum_channels: bool = False
+    frequency: str | None = None
 
 
 class Variant(NamedTuple):
@@ -32,6 +34,7 @@ class Variant(NamedTuple):
     model: tuple[tuple[str, Any], ...] = ()
     split: tuple[tuple[str, Any], ...] = ()
     inference: tuple[tuple[str, Any], ...] = ()
+    data: tuple[tuple[str, Any], ...] = ()  # data dimensions (`bench.variants`)
 
 
 class Cell(NamedTuple):
@@ -57,10 +60,13 @@ def seed_of(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
+MAPPING = "\x00mapping"  # tags a frozen nested mapping (so {} and [] stay apart)
+
+
 def _frozen(mapping: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     def freeze(v: Any) -> Any:
         if isinstance(v, dict):
-            return tuple(sorted((k, freeze(x)) for k, x in v.items()))
+            return (MAPPING,) + tuple(sorted((k, freeze(x)) for k, x in v.items()))
         if isinstance(v, list):
             return tuple(freeze(x) for x in v)
         return v
@@ -69,15 +75,11 @@ def _frozen(mapping: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
 
 
 def thaw(pairs: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
-    """Back from the hashable form to plain dicts (nested pairs become dicts)."""
+    """Back from the hashable form to plain dicts and lists."""
 
     def back(v: Any) -> Any:
-        if (
-            isinstance(v, tuple)
-            and v
-            and all(isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], str) for x in v)
-        ):
-            return {k: back(x) for k, x in v}
+        if isinstance(v, tuple) and v[:1] == (MAPPING,):
+            return {k: back(x) for k, x in v[1:]}
         if isinstance(v, tuple):
             return [back(x) for x in v]
         return v
@@ -109,7 +111,7 @@ def expand_datasets(d: DatasetSpec) -> list[DatasetRef]:
         out = []
         for combo in itertools.product(*(d.params[k] for k in keys)):
             label = ",".join(f"{k}={_fmt(v)}" for k, v in zip(keys, combo, strict=True))
-            base = d.name or d.preset
+            base = d.name or d.preset + ("_daily" if d.frequency == "daily" else "")
             name = f"{base}({label})" if label else base
             world = tuple(zip(keys, combo, strict=True))
             out.append(
@@ -119,6 +121,7 @@ def expand_datasets(d: DatasetSpec) -> list[DatasetRef]:
                     world=world,
                     data_seed=d.data_seed,
                     sum_channels=d.sum_channels,
+                    frequency=d.frequency,
                 )
             )
         return out
@@ -168,18 +171,29 @@ def expand_variants(spec: BenchSpec) -> list[Variant]:
         model: dict[str, Any] = {}
         split: dict[str, Any] = {}
         inference: dict[str, Any] = {}
-        for _, m, sp, inf in combo:
+        data: dict[str, Any] = {}
+        for _, m, sp, inf, d in combo:
             model |= m
             split |= sp
             inference |= inf
-        out.append(Variant(label, _frozen(model), _frozen(split), _frozen(inference)))
+            data |= d
+        parts = (_frozen(model), _frozen(split), _frozen(inference), _frozen(data))
+        out.append(Variant(label, *parts))
     return out
 
 
-def _option(dim: str, value: Any) -> tuple[str, dict, dict, dict]:
-    """(label, model overrides, split overrides, inference overrides) of one value."""
+def _option(dim: str, value: Any) -> tuple[str, dict, dict, dict, dict]:
+    """(label, model, split, inference and data overrides) of one value. The data
+    dimensions and `split` are reserved names (`bench.variants`); any other dimension sets
+    the model parameter it names."""
+    if dim in DATA_DIMENSIONS:
+        label, data = data_option(dim, value)
+        return label, {}, {}, {}, data
+    if dim == "split":
+        label, split = split_option(value)
+        return label, {}, split, {}, {}
     if not isinstance(value, dict):
-        return _fmt(value), {dim: value}, {}, {}
+        return _fmt(value), {dim: value}, {}, {}, {}
     value = dict(value)
     label = (
         str(value.pop("label", ""))
@@ -190,7 +204,7 @@ def _option(dim: str, value: Any) -> tuple[str, dict, dict, dict]:
     inference = value.pop("inference", {}) or {}
     if not isinstance(split, dict) or not isinstance(inference, dict):
         raise SpecError(f"variants.dimensions.{dim}: split and inference must be mappings")
-    return label, value, split, inference
+    return label, value, split, inference, {}
 
 
 def expand(spec: BenchSpec) -> list[Cell]:

@@ -18,7 +18,8 @@ class DatasetSpec(BaseModel):
 
     preset : a built-in world (`mmmlab synth --list`), simulated per cell seed unless
         `data_seed` fixes it; `params` is a grid over `WorldSpec` fields of business presets
-        (each combination is its own dataset, e.g. ``{noise: [0.05, 0.1]}``)
+        (each combination is its own dataset, e.g. ``{noise: [0.05, 0.1]}``);
+        `frequency: daily` observes a business preset daily (`mmmlab.synth.as_daily`)
     file : one CSV/Parquet file read with `columns` (a column map file or mapping)
     files : a glob of files, one dataset per file (e.g. one per organisation), same columns
     conjura : an e-commerce file in the Conjura schema: one dataset per organisation (the
@@ -31,6 +32,7 @@ class DatasetSpec(BaseModel):
     preset: str | None = None
     params: dict[str, list[Any]] = Field(default_factory=dict)
     data_seed: int | None = None
+    frequency: Literal["weekly", "daily"] | None = None
     file: str | None = None
     files: str | None = None
     columns: str | dict[str, Any] | None = None
@@ -47,8 +49,8 @@ class DatasetSpec(BaseModel):
             raise ValueError(f"give exactly one of {', '.join(sources)} (got {given or 'none'})")
         if self.conjura is not None:
             return self
-        if self.preset is None and self.params:
-            raise ValueError("params (a grid over world settings) applies to presets only")
+        if self.preset is None and (self.params or self.frequency):
+            raise ValueError("params and frequency apply to presets only")
         if self.preset is None and self.columns is None:
             raise ValueError("a file dataset needs columns: a column map file or mapping")
         return self
@@ -111,6 +113,8 @@ class InferenceSpec(BaseModel):
     num_chains: int = Field(2, ge=1)
     target_accept: float = Field(0.85, gt=0, lt=1)
     max_tree_depth: int = Field(10, ge=1, le=15)
+    dense_mass: bool | None = None  # None: the backend's default
+    num_starts: int | None = Field(None, ge=1)  # optimised starts; None: the backend's default
 
 
 class ConvergenceSpec(BaseModel):
