@@ -2,9 +2,11 @@
 
 `RidgeBackend.fit` searches adstock, Hill and λ hyperparameters with Nevergrad against
 Robyn's objectives (NRMSE, DECOMP.RSSD and, with lift tests, MAPE.LIFT), keeps every
-candidate in `RidgeFit.pareto`, chooses one model from Pareto front 1 and bootstraps its
-coefficients; the draws behind `predict`, `contributions` and ROAS are those bootstrap refits
-(S = `bootstrap`). The model is national: one target series, no geos.
+candidate in `RidgeFit.pareto`, and chooses the front-1 model nearest the origin of the
+min-max scaled objectives (Robyn's `errors_scores`). The draws behind `predict`,
+`contributions` and ROAS are `bootstrap` refits of that model's coefficients (same
+hyperparameters) on its fitted values plus moving-block resampled residuals, re-centred on
+the chosen coefficients. The model is national: one target series, no geos.
 
 Params (unknown keys are errors): ``adstock`` ('geometric' | 'weibull_cdf' | 'weibull_pdf'),
 ``iterations`` and ``trials`` (2000 × 5), ``num_workers`` (candidates per batch, 30),
@@ -40,6 +42,7 @@ from mmmlab.metrics.recovery import central_interval
 from mmmlab.metrics.robyn import (
     LiftTest,
     adjusted_r2,
+    check_lift_test,
     decomp_rssd,
     mape_lift,
     predicted_lift,
@@ -243,16 +246,9 @@ class RidgeBackend:
         _check_national(train)
         design = RidgeDesign.build(train, checked.adstock, checked.fourier_order)
         space = HyperparameterSpace.build(checked.adstock, train.channels, checked.hyperparameters)
-        zeros = np.zeros((train.n_time, train.n_channels))
-        for test in tests:  # unknown channels and windows fail here; spend mismatches warn
-            predicted_lift(
-                test,
-                design.dates,
-                zeros,
-                zeros,
-                design.channels,
-                design.period_days,
-                spend=train.spend[:, 0, :],
+        for test in tests:
+            check_lift_test(
+                test, design.dates, train.spend[:, 0, :], design.channels, design.period_days
             )
         settings = SearchSettings(checked.iterations, checked.trials, checked.num_workers)
         objectives = ("nrmse", "decomp_rssd") + (("mape_lift",) if tests else ())
@@ -333,8 +329,18 @@ def _chosen_fit(
             ("roas_upper_90", ch, float(high[c])),
         ]
     nan = float("nan")
-    diagnostics = Diagnostics(
-        nan, nan, nan, 0, nan, 0.0, result.seconds, nan, 1, params.bootstrap, "ridge"
+    diagnostics = Diagnostics(  # no chains to compare: convergence does not apply
+        max_rhat=nan,
+        min_ess_bulk=nan,
+        min_ess_tail=nan,
+        divergences=0,
+        min_bfmi=nan,
+        compile_s=0.0,
+        sample_s=result.seconds,
+        ess_per_s=nan,
+        num_chains=1,
+        num_draws=params.bootstrap,
+        method="ridge",
     )
     return RidgeFit(
         channels=design.channels,

@@ -22,6 +22,7 @@ from mmmlab.metrics.predictive import nrmse
 __all__ = [
     "LiftTest",
     "adjusted_r2",
+    "check_lift_test",
     "decomp_rssd",
     "lift_window",
     "mape_lift",
@@ -174,6 +175,42 @@ def lift_window(
     return rows, lift_days / (int(rows.sum()) * period_days)
 
 
+def _channel_index(test: LiftTest, channels: Sequence[str]) -> list[int]:
+    channels = list(channels)
+    missing = [ch for ch in test.channels if ch not in channels]
+    if missing:
+        raise ValueError(
+            f"lift test on {test.channel!r}: unknown channel(s) {missing}; the model's "
+            f"channels are {channels}"
+        )
+    return [channels.index(ch) for ch in test.channels]
+
+
+def check_lift_test(
+    test: LiftTest,
+    dates: pd.DatetimeIndex,
+    spend: np.ndarray,
+    channels: Sequence[str],
+    period_days: int,
+) -> None:
+    """Robyn's `check_calibration` for one test against the data it calibrates.
+
+    dates : (T,) period start dates; spend : (T, C). Raises ValueError for unknown channels
+    or a window outside the data; warns when the data's spend over the test's periods is
+    more than 10% away from the test's spend.
+    """
+    idx = _channel_index(test, channels)
+    rows, _ = lift_window(test, dates, period_days)
+    data_spend = float(np.asarray(spend, float)[rows][:, idx].sum())
+    if not 0.9 * test.spend <= data_spend <= 1.1 * test.spend:
+        warnings.warn(
+            f"lift test on {test.channel!r} ({test.start}..{test.end}): its spend "
+            f"{test.spend:,.0f} differs by more than 10% from the data's {data_spend:,.0f} "
+            "over the same periods; check the dates or the channel",
+            stacklevel=2,
+        )
+
+
 def predicted_lift(
     test: LiftTest,
     dates: pd.DatetimeIndex,
@@ -181,7 +218,6 @@ def predicted_lift(
     total: np.ndarray,
     channels: Sequence[str],
     period_days: int,
-    spend: np.ndarray | None = None,
 ) -> np.ndarray | float:
     """A model's lift for `test`, Robyn's way.
 
@@ -191,31 +227,12 @@ def predicted_lift(
     immediate = total - carry-over. The test's channel(s) are summed over the periods of
     `lift_window` and scaled to the test's days; `scope` picks immediate or total.
 
-    spend : optional (T, C) spend; like Robyn, warn when the data's spend over the test's
-    periods is more than 10% away from the test's spend.
-
     Returns (...) (a float for 2-D input).
     """
-    channels = list(channels)
-    missing = [ch for ch in test.channels if ch not in channels]
-    if missing:
-        raise ValueError(
-            f"lift test on {test.channel!r}: unknown channel(s) {missing}; the model's "
-            f"channels are {channels}"
-        )
-    idx = [channels.index(ch) for ch in test.channels]
+    idx = _channel_index(test, channels)
     rows, scale = lift_window(test, dates, period_days)
     source = np.asarray(immediate if test.scope == "immediate" else total, float)
     out = source[..., rows, :][..., idx].sum(axis=(-2, -1)) * scale
-    if spend is not None:
-        data_spend = float(np.asarray(spend, float)[rows][:, idx].sum())
-        if not 0.9 * test.spend <= data_spend <= 1.1 * test.spend:
-            warnings.warn(
-                f"lift test on {test.channel!r} ({test.start}..{test.end}): its spend "
-                f"{test.spend:,.0f} differs by more than 10% from the data's {data_spend:,.0f} "
-                "over the same periods; check the dates or the channel",
-                stacklevel=2,
-            )
     return float(out) if np.ndim(out) == 0 else out
 
 
