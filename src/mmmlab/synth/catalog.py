@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from mmmlab.data import Dataset
+from mmmlab.synth.calendar import as_daily
 from mmmlab.synth.hill_mixture import HILL_MIXTURE_DGPS, simulate_hill_mixture
 from mmmlab.synth.presets import PRESETS
 from mmmlab.synth.scenarios import SCENARIOS
@@ -101,26 +102,54 @@ def world_from_file(path: str | Path) -> WorldSpec:
 
 
 def simulate(
-    preset_or_config: str | Path | WorldSpec | dict[str, Any], seed: int = 0
+    preset_or_config: str | Path | WorldSpec | dict[str, Any],
+    seed: int = 0,
+    frequency: Literal["weekly", "daily"] | None = None,
 ) -> tuple[Dataset, Truth]:
     """Simulate a dataset and its answer key.
 
     preset_or_config : a built-in name (see `list_simulators`), a `WorldSpec`, its dict, or
         a YAML/JSON file holding one. seed : every random draw comes from it.
+    frequency : observe a business preset or world spec weekly (as defined) or daily (the
+        same business through `as_daily`); None keeps the world's own frequency. Hill-mixture
+        and scenario worlds have no other frequency.
     """
     if isinstance(preset_or_config, WorldSpec):
-        return simulate_world(preset_or_config, seed)
-    if isinstance(preset_or_config, dict):
-        return simulate_world(WorldSpec.model_validate(preset_or_config), seed)
-    if isinstance(preset_or_config, str) and preset_or_config in SIMULATORS:
+        world = preset_or_config
+    elif isinstance(preset_or_config, dict):
+        world = WorldSpec.model_validate(preset_or_config)
+    elif isinstance(preset_or_config, str) and preset_or_config in PRESETS:
+        world = PRESETS[preset_or_config]()
+    elif isinstance(preset_or_config, str) and preset_or_config in SIMULATORS:
+        if frequency is not None:
+            raise ValueError(
+                f"frequency applies to the business presets ({', '.join(PRESETS)}) and world "
+                f"specs, not to {preset_or_config!r}; leave frequency out"
+            )
         return SIMULATORS[preset_or_config].simulate(seed)
-    path = Path(preset_or_config)
-    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
-        return simulate_world(world_from_file(path), seed)
-    raise ValueError(
-        f"unknown simulator {str(preset_or_config)!r}; built-in ones: {', '.join(SIMULATORS)} "
-        "(or give a world spec file, see docs/synth.md)"
-    )
+    else:
+        path = Path(preset_or_config)
+        if path.suffix.lower() not in (".yaml", ".yml", ".json") and not path.exists():
+            raise ValueError(
+                f"unknown simulator {str(preset_or_config)!r}; built-in ones: "
+                f"{', '.join(SIMULATORS)} (or give a world spec file, see docs/synth.md)"
+            )
+        world = world_from_file(path)
+    return simulate_world(at_frequency(world, frequency), seed)
+
+
+def at_frequency(world: WorldSpec, frequency: str | None) -> WorldSpec:
+    """`world` observed at `frequency` ('weekly', 'daily', or None for its own)."""
+    if frequency is None or frequency == world.frequency:
+        return world
+    if frequency == "daily":
+        return as_daily(world)
+    if frequency == "weekly":
+        raise ValueError(
+            f"world {world.name!r} is daily and has no weekly definition; simulate it daily "
+            "and sum to weeks with Dataset.aggregate('W')"
+        )
+    raise ValueError(f"frequency must be 'weekly', 'daily' or None, got {frequency!r}")
 
 
 def column_map(dataset: Dataset) -> dict[str, Any]:
@@ -131,6 +160,8 @@ def column_map(dataset: Dataset) -> dict[str, Any]:
         "spend": {ch: f"{ch}_spend" for ch in dataset.channels},
         "controls": list(dataset.control_names),
     }
+    if dataset.exposure is not None:
+        out["exposure"] = {ch: f"{ch}_exposure" for ch in dataset.channels}
     if dataset.n_geos > 1:
         out["geo"] = "geo"
     return out
@@ -219,10 +250,17 @@ def world_markdown(spec: WorldSpec) -> str:
         f"window, yearly seasonality amplitude {spec.seasonal_amplitude:g}, noise sd "
         f"{spec.noise:g} of the level ({spec.likelihood}); geo size log-sd {spec.geo_size_sd:g}, "
         f"baseline log-sd {spec.baseline_sd:g}, effect log-sd {spec.effect_geo_sd:g}; adstock "
-        f"window {spec.l_max}.",
+        f"window {spec.l_max}"
+        + (
+            f"; day-of-week amplitude {spec.weekday_amplitude:g} peaking on day "
+            f"{spec.weekday_peak} (0 = Monday)"
+            if spec.weekday_amplitude
+            else ""
+        )
+        + ".",
         "",
-        "| channel | pattern | base spend | ROAS | adstock | saturation |",
-        "|---|---|---:|---:|---|---|",
+        "| channel | pattern | base spend | ROAS | adstock | saturation | CPM |",
+        "|---|---|---:|---:|---|---|---:|",
     ]
     for c in spec.channels:
         pattern = c.pattern
@@ -242,9 +280,13 @@ def world_markdown(spec: WorldSpec) -> str:
         def fmt(params: dict[str, float]) -> str:
             return ", ".join(f"{k} {v:.3g}" for k, v in params.items())
 
+        cpm = "—"
+        if c.cpm is not None:
+            cpm = f"{c.cpm:,.0f}" if c.cpm >= 100 else f"{c.cpm:.3g}"
+            cpm += f" ± {c.cpm_cv:.0%}"
         lines.append(
             f"| {c.name} | {pattern} | {c.base:,.0f} | {c.roas:.2f} | {c.adstock} "
-            f"({fmt(c.adstock_params)}) | {c.saturation} ({fmt(c.saturation_params)}) |"
+            f"({fmt(c.adstock_params)}) | {c.saturation} ({fmt(c.saturation_params)}) | {cpm} |"
         )
     if spec.controls:
         lines += ["", "| control | pattern | lift |", "|---|---|---:|"]

@@ -8,7 +8,8 @@ Departures from the published presets, on purpose:
 - baseline levels are chosen so media drives roughly 15-35% of sales, and the noise is 5% of
   the baseline level;
 - half-saturation points are relative to each channel's average spend in a geo, which is the
-  scale the fitted model uses.
+  scale the fitted model uses;
+- channels bought by exposure carry a typical CPM (`CPM`), used when a world reports exposure.
 """
 
 from __future__ import annotations
@@ -16,6 +17,20 @@ from __future__ import annotations
 import numpy as np
 
 from mmmlab.synth.world import ChannelSpec, ControlSpec, WorldSpec
+
+# Price per thousand exposures by kind of channel: impressions, or clicks for search (so a
+# cost per click of 2.70 is a CPM of 2,700). Typical public figures, docs/synth.md cites them.
+CPM = {
+    "search": 2700.0,  # average search cost per click ~2.69
+    "search_brand": 1000.0,  # own-brand keywords: little competition, ~1 per click
+    "social": 8.0,  # Meta feed and stories, ~5-16
+    "social_2": 12.0,  # Instagram feed, ~9-12
+    "display": 3.0,  # display CPC ~0.63 at CTR ~0.46%
+    "video": 10.0,  # online video pre-roll, ~7-12
+    "ctv": 25.0,  # connected TV, ~20-40
+    "local": 10.0,  # local TV/radio spots, ~7-15
+    "influencer": 15.0,  # creator posts, reels, ~10-20
+}
 
 
 def geometric_hill(
@@ -67,7 +82,16 @@ def small_business() -> WorldSpec:
         seasonal_amplitude=0.1,
         channels=[
             geometric_hill(
-                "search_ads", "linear_trend", 100, 1.5, 0.0, 1.0, 1.0, volatility=0.8, trend=0.004
+                "search_ads",
+                "linear_trend",
+                100,
+                1.5,
+                0.0,
+                1.0,
+                1.0,
+                volatility=0.8,
+                trend=0.004,
+                cpm=CPM["search"],
             ),
             geometric_hill(
                 "social_media",
@@ -80,6 +104,7 @@ def small_business() -> WorldSpec:
                 volatility=0.3,
                 seasonal_amplitude=0.4,
                 seasonal_phase=0.5,
+                cpm=CPM["social"],
             ),
             geometric_hill(
                 "local_ads",
@@ -93,6 +118,7 @@ def small_business() -> WorldSpec:
                 activation_probability=0.3,
                 min_active_periods=2,
                 max_active_periods=4,
+                cpm=CPM["local"],
             ),
             geometric_hill(
                 "email",
@@ -127,7 +153,16 @@ def growing_business() -> WorldSpec:
         growth=0.15,
         channels=[
             geometric_hill(
-                "search_ads", "linear_trend", 300, 0.3, 0.0, 1.0, 0.3, volatility=0.7, trend=0.002
+                "search_ads",
+                "linear_trend",
+                300,
+                0.3,
+                0.0,
+                1.0,
+                0.3,
+                volatility=0.7,
+                trend=0.002,
+                cpm=CPM["search"],
             ),
             geometric_hill(
                 "search_ads_brand",
@@ -139,6 +174,7 @@ def growing_business() -> WorldSpec:
                 1.5,
                 volatility=0.8,
                 trend=0.002,
+                cpm=CPM["search_brand"],
             ),
             geometric_hill(
                 "video",
@@ -151,6 +187,7 @@ def growing_business() -> WorldSpec:
                 volatility=0.5,
                 start_period=25,
                 ramp_up_periods=10,
+                cpm=CPM["video"],
             ),
             geometric_hill(
                 "social_media",
@@ -163,6 +200,7 @@ def growing_business() -> WorldSpec:
                 volatility=0.6,
                 seasonal_amplitude=0.4,
                 seasonal_phase=0.5,
+                cpm=CPM["social"],
             ),
             geometric_hill(
                 "display_ads",
@@ -176,6 +214,7 @@ def growing_business() -> WorldSpec:
                 activation_probability=0.3,
                 min_active_periods=2,
                 max_active_periods=4,
+                cpm=CPM["display"],
             ),
             geometric_hill(
                 "email",
@@ -219,6 +258,7 @@ def medium_business() -> WorldSpec:
                 slope=1.0,
                 half=1.0,
                 volatility=0.8,
+                cpm=CPM["search"],
                 **linear,
             ),
             geometric_hill(
@@ -229,6 +269,7 @@ def medium_business() -> WorldSpec:
                 slope=1.5,
                 half=0.4,
                 volatility=1.1,
+                cpm=CPM["search_brand"],
                 **linear,
             ),
             geometric_hill(
@@ -242,6 +283,7 @@ def medium_business() -> WorldSpec:
                 volatility=0.9,
                 start_period=25,
                 ramp_up_periods=10,
+                cpm=CPM["video"],
             ),
             geometric_hill(
                 "video_2",
@@ -254,6 +296,7 @@ def medium_business() -> WorldSpec:
                 volatility=1.2,
                 start_period=75,
                 end_period=125,
+                cpm=CPM["ctv"],
             ),
             geometric_hill(
                 "social_media",
@@ -266,6 +309,7 @@ def medium_business() -> WorldSpec:
                 volatility=1.2,
                 seasonal_amplitude=0.4,
                 seasonal_phase=0.5,
+                cpm=CPM["social"],
             ),
             geometric_hill(
                 "social_media_2",
@@ -278,6 +322,7 @@ def medium_business() -> WorldSpec:
                 volatility=0.9,
                 seasonal_amplitude=0.2,
                 seasonal_phase=0.25 * np.pi,
+                cpm=CPM["social_2"],
             ),
             geometric_hill(
                 "display_ads",
@@ -291,6 +336,7 @@ def medium_business() -> WorldSpec:
                 activation_probability=0.3,
                 min_active_periods=2,
                 max_active_periods=4,
+                cpm=CPM["display"],
             ),
             geometric_hill(
                 "influencer",
@@ -304,6 +350,7 @@ def medium_business() -> WorldSpec:
                 activation_probability=0.1,
                 min_active_periods=2,
                 max_active_periods=6,
+                cpm=CPM["influencer"],
             ),
         ],
         controls=[
@@ -330,6 +377,8 @@ def large_business() -> WorldSpec:
 
     Channel parameters are drawn once from a generator seeded with `LARGE_SEED`, so the
     preset is one fixed world; the data seed only changes the spend, noise and geo draws.
+    CPMs, log-uniform between 3 and 30, come from a second generator (``[LARGE_SEED, 1]``)
+    drawn after everything else.
     """
     rng = np.random.default_rng(LARGE_SEED)
 
@@ -390,6 +439,13 @@ def large_business() -> WorldSpec:
             f"event_{n}", 1.0, float(rng.uniform(0.02, 0.1)), float(rng.uniform(0.02, 0.1)), 1, 4
         )
         for n in range(3)
+    ]
+    prices = np.random.default_rng([LARGE_SEED, 1])
+    channels = [
+        ChannelSpec.model_validate(
+            c.model_dump() | {"cpm": float(np.exp(prices.uniform(np.log(3.0), np.log(30.0))))}
+        )
+        for c in channels
     ]
     controls.append(
         ControlSpec(

@@ -5,6 +5,10 @@ fixed, so the generator and the fitted model share one definition of adstock, sa
 trend, seasonality and controls. Parameters are given in business terms (ROAS, decay,
 half-saturation relative to average spend, baseline level, growth, lifts) and translated to
 the model's scale here.
+
+The response is always driven by spend. A world with `exposure` also reports what the spend
+bought (impressions, clicks) at a drifting CPM: the variable a team might model instead, so a
+benchmark can find which media variable recovers the truth.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from mmmlab.data import Dataset
 from mmmlab.models.config import AdstockName, ChannelTransforms, ModelConfig, SaturationName
 from mmmlab.models.mmm import ModelData, Structure, bind, components
 from mmmlab.models.units import natural_params
-from mmmlab.synth.spend import PatternSpec, draw_series
+from mmmlab.synth.spend import PatternSpec, buy_exposure, draw_series
 from mmmlab.synth.truth import Truth, marginal_roas, total_roas
 from mmmlab.transforms import ADSTOCK_PARAMS, SATURATION_PARAMS
 
@@ -36,6 +40,10 @@ class ChannelSpec(PatternSpec):
     adstock, adstock_params : carry-over family and parameters (e.g. geometric alpha)
     saturation, saturation_params : diminishing-returns family and parameters; a
         half-saturation is relative to the channel's average spend in each geo
+    cpm : price per thousand exposures (impressions; clicks for search) when the world
+        reports exposure; None = the channel is not bought by exposure (its exposure column
+        carries its spend)
+    cpm_cv : period-to-period coefficient of variation of the CPM (AR(1), 0.7 per week)
     """
 
     name: str
@@ -44,6 +52,8 @@ class ChannelSpec(PatternSpec):
     adstock_params: dict[str, float]
     saturation: SaturationName = "hill"
     saturation_params: dict[str, float]
+    cpm: float | None = Field(None, gt=0)
+    cpm_cv: float = Field(0.25, ge=0)
 
     @model_validator(mode="after")
     def _params_match_families(self) -> ChannelSpec:
@@ -82,8 +92,11 @@ class WorldSpec(BaseModel):
     base_sales : baseline level (sales without media) of an average geo, per period
     growth : baseline growth over the whole window, as a fraction of the level
     seasonal_amplitude, seasonal_phase : yearly baseline cycle (fraction of the level, radians)
+    weekday_amplitude, weekday_peak : day-of-week cycle of daily worlds (fraction of the level;
+        peak day 0 = Monday .. 6 = Sunday); it sums to zero over a week
     noise : sd of the noise as a fraction of the level; likelihood, nu : its family
     l_max : adstock window, in periods
+    exposure : also report exposure (spend × 1000 / CPM) in `Dataset.exposure`
     """
 
     model_config = _STRICT
@@ -101,12 +114,24 @@ class WorldSpec(BaseModel):
     growth: float = 0.1
     seasonal_amplitude: float = Field(0.1, ge=0)
     seasonal_phase: float = 0.0
+    weekday_amplitude: float = Field(0.0, ge=0)
+    weekday_peak: int = Field(5, ge=0, le=6)
     noise: float = Field(0.05, gt=0)
     likelihood: Literal["normal", "student_t"] = "normal"
     nu: float = Field(4.0, gt=0)
     l_max: int = Field(8, ge=1)
     channels: list[ChannelSpec] = Field(min_length=1)
     controls: list[ControlSpec] = Field(default_factory=list)
+    exposure: bool = False
+
+    @model_validator(mode="after")
+    def _weekday_cycle_needs_days(self) -> WorldSpec:
+        if self.weekday_amplitude and self.frequency != "daily":
+            raise ValueError(
+                f"world {self.name!r}: weekday_amplitude needs daily data (weekly periods sum "
+                "the day-of-week cycle away); set frequency: daily or drop it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> WorldSpec:
@@ -219,7 +244,10 @@ def model_params(
         -0.3 * a * np.sin(2 * phi),
         0.3 * a * np.cos(2 * phi),
     ]
-    params["seasonality"] = np.asarray((season + [0.0, 0.0])[:fourier_width])
+    # Weekly modes exist for daily data only; Fourier days count from 1970-01-01, a Thursday.
+    w, peak = spec.weekday_amplitude, -2 * np.pi * (spec.weekday_peak - 3) / 7
+    weekday = [-w * np.sin(peak), w * np.cos(peak)] if w else [0.0, 0.0]
+    params["seasonality"] = np.asarray((season + weekday)[:fourier_width])
     lifts = np.array([c.lift for c in spec.controls])
     bases = np.array([c.base for c in spec.controls])
     params["control"] = lifts * control_std / bases
@@ -232,7 +260,9 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[Dataset, Truth]:
     """Draw a dataset and its full answer key from `spec`; equal seeds give equal bytes.
 
     Randomness comes from one ``np.random.default_rng(seed)`` in a fixed order: geo sizes and
-    levels, spend, controls, geo effect deviations, noise.
+    levels, spend, controls, geo effect deviations, noise. The CPMs of an `exposure` world
+    come from a second stream, ``np.random.default_rng([seed, 1])``, so turning exposure on
+    leaves spend, target and truth as they were.
     """
     rng = np.random.default_rng(seed)
     draw = draw_inputs(spec, rng)
@@ -278,7 +308,8 @@ def respond(
     alteration: Alteration | None = None,
 ) -> tuple[Dataset, Truth]:
     """The target and truth for drawn inputs: the model with its parameters fixed, then any
-    `alteration` of a scenario world. Draws the geo effect deviations, then the noise."""
+    `alteration` of a scenario world. Draws the geo effect deviations, then the noise; the
+    CPMs of an `exposure` world come from ``np.random.default_rng([seed, 1])``."""
     alt = Alteration() if alteration is None else alteration
     name = alt.name or spec.name
     config = spec.model_config_of()
@@ -312,11 +343,21 @@ def respond(
     if alt.noise_extra is not None:
         noise = noise + alt.noise_extra
     target = sum(baseline.values()) + contributions.sum(axis=-1) + noise
+    exposure = None
+    if spec.exposure:
+        exposure = buy_exposure(
+            np.random.default_rng([seed, 1]),
+            blank.dates,
+            draw.spend,
+            [c.cpm for c in spec.channels],
+            [c.cpm_cv for c in spec.channels],
+        )
     dataset = Dataset(
         dates=blank.dates,
         geos=blank.geos,
         channels=blank.channels,
         spend=draw.spend,
+        exposure=exposure,
         target=target,
         controls=draw.controls,
         control_names=blank.control_names,
