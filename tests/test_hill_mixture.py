@@ -57,6 +57,7 @@ def test_every_kind_fits_with_ordered_components_and_reports_effective_k(k2_fits
         assert 1.0 <= extra["effective_k"] <= K
         assert fit.diagnostics.max_rhat == extra["max_rhat_invariant"]
         assert np.isfinite(extra["max_rhat_plain"])
+        assert 0.0 <= extra["competing_modes"] <= 1.0
         pred = fit.predict(test, seed=0)
         assert pred.shape == (400, test.n_time, 1) and np.isfinite(pred).all()
         ll = fit.log_likelihood(train)

@@ -38,7 +38,7 @@ def test_best_of_starts_puts_every_chain_in_the_highest_mode_and_keeps_the_other
     assert potentials.shape == (16,) and points.shape == (16, 1)
     # Both modes were found by some start, 1.39 nats apart: the other one is reported.
     assert np.any(points[:, 0] > 2) and np.any(points[:, 0] < -2)
-    share = competing_modes(potentials, points)
+    share = competing_modes(potentials, points, x.std(axis=1).mean(keepdims=True))
     assert 0.0 < share < 1.0
     assert share == np.mean(points[:, 0] > 2)
 
@@ -54,8 +54,11 @@ def test_per_chain_starts_can_land_in_different_modes():
 
 def test_competing_modes_counts_distant_optima_of_similar_height():
     potentials = np.array([10.0, 10.5, 12.0, 20.0, 10.0, np.nan])
-    points = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 5.0], [9.0, 9.0], [0.2, 0.1], [0, 0]])
-    # best is index 0; index 1 (0.5 nats, far) and 2 (2 nats, far) compete; 3 is 10 nats
-    # worse; 4 is the same mode; 5 failed.
-    assert competing_modes(potentials, points) == 2 / 6
-    assert competing_modes(potentials[:1], points[:1]) == 0.0
+    summaries = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 5.0], [9.0, 9.0], [0.2, 0.1], [0, 0]])
+    scale = np.array([1.0, 2.0])
+    # best is index 0; index 1 (0.5 nats, 3 sd away) and 2 (2 nats, 2.5 sd) compete; 3 is
+    # 10 nats worse; 4 is the same mode (0.2 sd); 5 failed.
+    assert competing_modes(potentials, summaries, scale) == 2 / 6
+    # Wider posterior: the same optima are within two sds, so nothing competes.
+    assert competing_modes(potentials, summaries, scale * 3) == 0.0
+    assert competing_modes(potentials[:1], summaries[:1], scale) == 0.0

@@ -14,6 +14,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from jax.flatten_util import ravel_pytree
 from scipy import special, stats
 
 from mmmlab.backends.base import Incompatible
@@ -124,18 +125,34 @@ def effective_k(weights: np.ndarray, threshold: float = 0.05) -> float:
 
 
 def competing_modes(
-    potentials: np.ndarray, points: np.ndarray, nats: float = 3.0, distance: float = 1.0
+    potentials: np.ndarray, summaries: np.ndarray, scale: np.ndarray, nats: float = 3.0
 ) -> float:
-    """Share of optimised starts (M,) that ended at another point (max-abs distance in the
-    unconstrained space > `distance`) within `nats` of the best log density: other modes of
-    similar height that chains started at the best one may not visit. points : (M, D)."""
-    finite = np.isfinite(potentials)
+    """Share of optimised starts that found another mode of similar height: within `nats`
+    of the best log density, yet with a summary more than two posterior sds from the best's.
+
+    potentials : (M,) negative log densities of the optima; summaries : (M, Q) a
+    label-invariant summary of each optimum (here the mean response curve); scale : (Q,) its
+    posterior sd. Chains started at the best mode may not visit such modes, so a high share
+    warns that the posterior may be wider than the draws show.
+    """
+    finite = np.isfinite(potentials) & np.all(np.isfinite(summaries), axis=1)
     if finite.sum() < 2:
         return 0.0
     best = int(np.argmin(np.where(finite, potentials, np.inf)))
-    far = np.abs(points - points[best]).max(axis=1) > distance
+    far = np.max(np.abs(summaries - summaries[best]) / np.maximum(scale, 1e-12), axis=1) > 2.0
     close = potentials - potentials[best] < nats
     return float(np.mean(far & close & finite))
+
+
+def response_curve(params: dict[str, np.ndarray], levels: np.ndarray) -> np.ndarray:
+    """(S, Q) the expected media response sum_k w_k A_k h_k(level) at spend `levels` (Q,),
+    label-invariant; params hold (S, K) weights, max_effect, half_saturation, hill_slope."""
+    curve = special.expit(
+        params["hill_slope"][:, None, :]
+        * (np.log(levels)[None, :, None] - np.log(params["half_saturation"][:, None, :]))
+    )
+    weighted = params["max_effect"][:, None, :] * curve
+    return np.einsum("sqk,sk->sq", weighted, params["weights"])
 
 
 class HillMixtureBackend:
@@ -188,7 +205,15 @@ class HillMixtureBackend:
         fitted = HillMixtureFit(
             kind, flat | derived, t_mean, t_sd, _placeholder(), settings.num_chains, ()
         )
-        return _with_diagnostics(fitted, raw, run, train, settings)
+        optima = None
+        if run.starts is not None:  # each optimised start's component parameters (M, K)
+            unravel = ravel_pytree({k: v[0, 0] for k, v in run.z.items()})[1]
+            z = {k: v[None] for k, v in jax.vmap(unravel)(run.starts[1]).items()}
+            at = constrain(key, model, args, settings, z)
+            optima = {
+                k: np.asarray(v) for k, v in derive({k: v[0] for k, v in at.items()}, kind).items()
+            }
+        return _with_diagnostics(fitted, raw, run, train, settings, optima)
 
 
 def _mean_media(draws: dict[str, np.ndarray], x: np.ndarray, start: int) -> np.ndarray:
@@ -215,7 +240,12 @@ def _placeholder() -> Diagnostics:
 
 
 def _with_diagnostics(
-    fitted: HillMixtureFit, raw: dict, run, train: Dataset, settings: NutsSettings
+    fitted: HillMixtureFit,
+    raw: dict,
+    run,
+    train: Dataset,
+    settings: NutsSettings,
+    optima: dict[str, np.ndarray] | None,
 ) -> HillMixtureFit:
     """Plain R-hat over raw sites, and label-invariant R-hat/ESS (the convergence verdict)."""
     chains, draws = settings.num_chains, settings.num_samples
@@ -223,11 +253,7 @@ def _with_diagnostics(
     d = fitted.draws
     s_train, _ = fitted._window(train)
     levels = np.quantile(s_train.mean(axis=0), CURVE_QUANTILES)
-    curve = special.expit(
-        d["hill_slope"][:, None, :]
-        * (np.log(levels)[None, :, None] - np.log(d["half_saturation"][:, None, :]))
-    )
-    response = np.einsum("sqk,sk->sq", d["max_effect"][:, None, :] * curve, d["weights"])
+    response = response_curve(d, levels)
     invariant = {
         "log_likelihood": fitted.log_likelihood(train)[..., 0].sum(axis=1),
         "response_curve": response,
@@ -241,8 +267,9 @@ def _with_diagnostics(
         ("max_rhat_plain", "", plain_rhat),
         ("max_rhat_invariant", "", rhat),
     )
-    if run.starts is not None:
-        extra += (("competing_modes", "", competing_modes(*run.starts)),)
+    if optima is not None:
+        share = competing_modes(run.starts[0], response_curve(optima, levels), response.std(0))
+        extra += (("competing_modes", "", share),)
     return HillMixtureFit(
         fitted.kind, fitted.draws, fitted.t_mean, fitted.t_sd, diagnostics, chains, extra
     )

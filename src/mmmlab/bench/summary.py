@@ -52,6 +52,7 @@ KEY_METRICS = [
     "test_coverage_90",
     "train_rmse",
     "effective_k",
+    "competing_modes",
     "delta_loo",
     "max_rhat",
     "ess_per_s",
