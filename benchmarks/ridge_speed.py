@@ -86,9 +86,9 @@ def main() -> None:
     print(f"  search seconds       {search_s:8.2f}")
     print(f"  evaluations / second {evaluations / search_s:8.0f}")
     print(f"  Pareto front size    {metrics[('pareto_front_size', '')]:8.0f}")
-    print(f"  chosen NRMSE         {metrics[('nrmse_train', '')]:8.4f}")
-    print(f"  chosen DECOMP.RSSD   {metrics[('decomp_rssd_train', '')]:8.4f}")
-    print(f"  chosen adjusted R2   {metrics[('rsq_train_adjusted', '')]:8.4f}")
+    print(f"  chosen NRMSE         {metrics[('search_nrmse_train', '')]:8.4f}")
+    print(f"  chosen DECOMP.RSSD   {metrics[('search_decomp_rssd_train', '')]:8.4f}")
+    print(f"  chosen adjusted R2   {metrics[('search_rsq_train_adjusted', '')]:8.4f}")
     print("  chosen ROAS (90% bootstrap interval):")
     for row in fit.roas_interval().itertuples():
         print(f"    {row.channel:12s} {row.roas:7.3f}  [{row.lower:7.3f}, {row.upper:7.3f}]")

@@ -164,7 +164,7 @@ def test_the_pareto_table_is_non_dominated_and_the_choice_on_front_one(fitted):
     assert all(dominated(p, losses[front == 1]) for p in losses[front == 2])
     chosen = table[table["chosen"]].iloc[0]
     assert chosen["front"] == 1
-    assert fitted.extra_metrics()[0] == ("nrmse_train", "", pytest.approx(chosen["nrmse"]))
+    assert fitted.extra_metrics()[0] == ("search_nrmse_train", "", pytest.approx(chosen["nrmse"]))
 
 
 def test_a_search_with_the_same_seed_repeats(world):
@@ -231,7 +231,7 @@ def test_lift_tests_add_mape_lift_as_a_third_objective(world):
     params = {"iterations": 60, "trials": 1, "bootstrap": 10, "lift_tests": [test]}
     fit = get_backend("ridge").fit(train, params, 0, {})
     assert "mape_lift" in fit.pareto and (fit.pareto["mape_lift"] >= 0).all()
-    assert ("mape_lift", "") in {(m, k) for m, k, _ in fit.extra_metrics()}
+    assert ("search_mape_lift", "") in {(m, k) for m, k, _ in fit.extra_metrics()}
 
 
 # ---------------------------------------------------------------------------- errors
@@ -266,3 +266,20 @@ def test_data_dependent_errors_name_the_problem(world):
     )
     with pytest.raises(Incompatible, match="ridge backend is national"):
         backend.fit(two_geos, {"iterations": 5}, 0, {})
+
+
+def test_the_benchmark_scores_a_ridge_cell_without_metric_clashes(fitted, world):
+    from mmmlab.bench.cell import score
+
+    _, (train, validation, test) = world
+    _, truth = mmmlab.simulate("small_business", 0)
+    payload = {
+        "metrics": ["predictive", "robyn", "convergence", "cost", "loo", "channels", "recovery"],
+        "cell_seed": 0,
+        "convergence": {"rhat": 1.01, "ess_bulk": 400},
+        "artifacts": None,
+    }
+    windows = {"train": train, "validation": validation, "test": test}
+    pairs = [(m, k) for m, k, _ in score(fitted, windows, truth, payload)]
+    pairs += [(m, k) for m, k, _ in fitted.extra_metrics()]
+    assert len(pairs) == len(set(pairs))

@@ -311,16 +311,16 @@ def _chosen_fit(
     scores = {k: float(v[chosen]) for k, v in result.scores.items()}
     low, high = central_interval(roas_draws, 0.9)
     extra = [
-        ("nrmse_train", "", scores["nrmse"]),
-        ("decomp_rssd_train", "", scores["decomp_rssd"]),
-        ("rsq_train_adjusted", "", scores["rsq_train"]),
+        ("search_nrmse_train", "", scores["nrmse"]),
+        ("search_decomp_rssd_train", "", scores["decomp_rssd"]),
+        ("search_rsq_train_adjusted", "", scores["rsq_train"]),
         ("pareto_front_size", "", float(np.sum(fronts == 1))),
         ("search_seconds", "", result.seconds),
-        ("evaluations", "", float(len(fronts))),
+        ("search_evaluations", "", float(len(fronts))),
         ("hp_lambda", "", float(hyper["lambda"][0])),
     ]
     if tests:
-        extra.append(("mape_lift", "", scores["mape_lift"]))
+        extra.append(("search_mape_lift", "", scores["mape_lift"]))
     for c, ch in enumerate(design.channels):
         extra += [(f"hp_{k}", ch, float(v[c])) for k, v in chosen_hyper.items()]
         extra += [

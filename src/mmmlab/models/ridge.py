@@ -107,9 +107,12 @@ def parse_ranges(
 
 def _range(value: Any, where: str, name: str) -> tuple[float, float]:
     pair = [value, value] if isinstance(value, int | float) else value
-    if not isinstance(pair, Sequence) or len(pair) != 2:
-        raise ValueError(f"{where}: give [low, high] or one value, got {value!r}")
-    low, high = float(pair[0]), float(pair[1])
+    try:
+        if isinstance(pair, str) or len(pair) != 2:
+            raise TypeError
+        low, high = float(pair[0]), float(pair[1])
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: give [low, high] or one number, got {value!r}") from None
     lo, hi, open_high = LIMITS[name]
     if not (lo <= low <= high and (high < hi if open_high else high <= hi)):
         bracket = ")" if open_high else "]"
