@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 
 from mmmlab.data import Dataset
 from mmmlab.data.dataset import FREQUENCIES
@@ -341,7 +342,7 @@ class RidgeDesign:
     baseline_names: tuple[str, ...]
     y: np.ndarray
     spend: np.ndarray
-    dates: Any
+    dates: pd.DatetimeIndex
     period_days: int
     fourier_order: int
     period: float
