@@ -5,8 +5,9 @@ Robyn's objectives (NRMSE, DECOMP.RSSD and, with lift tests, MAPE.LIFT), keeps e
 candidate in `RidgeFit.pareto`, and chooses the front-1 model nearest the origin of the
 min-max scaled objectives (Robyn's `errors_scores`). The draws behind `predict`,
 `contributions` and ROAS are `bootstrap` refits of that model's coefficients (same
-hyperparameters) on its fitted values plus moving-block resampled residuals, re-centred on
-the chosen coefficients. The model is national: one target series, no geos.
+hyperparameters) on its fitted values plus moving-block resampled residuals, each
+coefficient's median draw moved onto the chosen coefficient. The model is national: one
+target series, no geos.
 
 Params (unknown keys are errors): ``adstock`` ('geometric' | 'weibull_cdf' | 'weibull_pdf'),
 ``iterations`` and ``trials`` (2000 × 5), ``num_workers`` (candidates per batch, 30),
@@ -289,11 +290,12 @@ def _chosen_fit(
     draws = ridge_fit(features, y_star, lambda_hp, design.lam_max, n_media)
     dof = max(len(design.y) - features.shape[1] - 1, 1)
     sigma = np.sqrt(np.square(y_star - draws.fitted).sum(axis=1) / dof)
-    # Refitting a ridge on its own fitted values shrinks twice; re-centring the draws on the
-    # chosen fit keeps the bootstrap's spread without that extra bias.
-    coef = draws.coef - draws.coef.mean(axis=0) + point.coef[0]
+    # Refitting a ridge on its own fitted values shrinks twice; moving each coefficient's
+    # median draw onto the chosen fit keeps the bootstrap's spread without that extra bias
+    # (the median, not the mean: a channel held at zero in most refits stays a point mass).
+    coef = draws.coef - np.median(draws.coef, axis=0) + point.coef[0]
     coef[:, :n_media] = np.maximum(coef[:, :n_media], 0.0)
-    intercept = draws.intercept - draws.intercept.mean() + point.intercept[0]
+    intercept = draws.intercept - np.median(draws.intercept) + point.intercept[0]
     spend = np.where(design.spend > 0, design.spend, np.nan)
     media_total = media.saturated[0].sum(axis=0)
     roas_draws = coef[:, :n_media] * media_total / spend
