@@ -171,11 +171,18 @@ def run(
 def _write_report(run_dir: Path) -> dict[str, Path]:
     import json
 
+    import pandas as pd
+
     from mmmlab.bench.report import write_report
     from mmmlab.bench.store import Store
 
     with Store.open(run_dir, readonly=True) as store:
         cells, metrics = store.cells_frame(), store.metrics_frame()
+        pareto = {}
+        for name in cells.loc[cells["status"] == "done", "name"]:
+            path = store.artifact_dir(name) / "pareto.csv"
+            if path.exists():
+                pareto[name] = pd.read_csv(path)
         title = store.meta().get("name", run_dir.name)
     env_path, spec_path = run_dir / "environment.json", run_dir / "spec.yaml"
     environment = json.loads(env_path.read_text()) if env_path.exists() else None
@@ -189,6 +196,7 @@ def _write_report(run_dir: Path) -> dict[str, Path]:
         spec_text=spec_text,
         environment=environment,
         catastrophic_rules=catastrophic,
+        pareto=pareto,
     )
 
 

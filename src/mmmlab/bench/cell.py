@@ -133,6 +133,8 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
     metrics = score(result, {"train": train, "validation": val, "test": test}, truth, payload)
     if hasattr(result, "extra_metrics"):
         metrics += [(m, k, float(v)) for m, k, v in result.extra_metrics()]
+    if payload["artifacts"] and hasattr(result, "save_pareto"):
+        result.save_pareto(Path(payload["artifacts"]) / "pareto.csv")
     if payload.get("save_posterior") and payload["artifacts"] and hasattr(result, "fit"):
         result.fit.save(str(Path(payload["artifacts"]) / "fit"))
     metrics.append(("cell_seconds", "", time.perf_counter() - t0))

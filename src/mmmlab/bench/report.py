@@ -22,8 +22,17 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from mmmlab.bench import summary
+from mmmlab.bench.figures import (  # noqa: F401  (distribution_figure is part of the API)
+    _label,
+    convergence_figure,
+    distribution_figure,
+    metric_figure,
+    roas_recovery_figure,
+    runtime_figure,
+)
 
 DISTRIBUTION_METRICS = ["test_rmse", "elpd_loo"]
+MAX_PARETO = 6  # Pareto-front figures shown (the first cells by name)
 _SPREAD = (
     "of every done run by model: box of the quartiles, one point per run (red x: not "
     "converged); log scale when values span more than two decades."
@@ -33,6 +42,7 @@ CAPTIONS = {
     "convergence": "Share of done runs that converged, by model (converged / assessed).",
     "roas_recovery": "Estimated against true ROAS, one point per cell and channel; dashed: y = x.",
     "runtime": "Wall-clock seconds per done cell, by model.",
+    "tradeoff": "NRMSE against DECOMP.RSSD per done cell: colour = variant, marker = model.",
 }
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d232b;
@@ -71,147 +81,6 @@ class Section(NamedTuple):
     title: str
     anchor: str
     blocks: list[Block]
-
-
-# ---------------------------------------------------------------------------------- figures
-
-
-def _label(frame: pd.DataFrame) -> pd.Series:
-    """``model`` or ``model[variant]`` per row: the contestant's name on a figure axis."""
-    variant = frame["variant"].fillna("").astype(str)
-    return frame["model"].astype(str) + np.where(variant == "", "", "[" + variant + "]")
-
-
-def _auto_scale(ax, values: np.ndarray) -> None:
-    """Log (or symlog, for non-positive data) when the magnitudes span more than 2 decades."""
-    v = values[np.isfinite(values)]
-    size = np.abs(v[v != 0])
-    if not len(size) or size.max() / size.min() <= 100:
-        return
-    if (v > 0).all():
-        ax.set_yscale("log")
-    else:
-        ax.set_yscale("symlog", linthresh=float(size.min()))
-    # Pad in the scaled space: symlog's own autoscaling wastes the empty side of zero.
-    scale = ax.yaxis.get_transform()
-    low, high = scale.transform(np.array([v.min(), v.max()]))
-    pad = 0.06 * (high - low)
-    ax.set_ylim(*scale.inverted().transform(np.array([low - pad, high + pad])))
-
-
-def distribution_figure(
-    labels: pd.Series, values: pd.Series, converged: pd.Series, title: str
-) -> Figure | None:
-    """Box plot per group with every run drawn on top (jittered), unconverged runs as red x.
-
-    Parameters
-    ----------
-    labels, values, converged : Series
-        Aligned per run: group name, value, and the converged flag (0 marks unconverged).
-    title : str
-        Axes title; the value axis is labelled with it too.
-
-    Returns
-    -------
-    Figure or None
-        None when no value is finite.
-    """
-    keep = np.isfinite(values.to_numpy(float))
-    labels, values, converged = labels[keep], values[keep].astype(float), converged[keep]
-    if not keep.any():
-        return None
-    groups = sorted(labels.unique())
-    fig = Figure(figsize=(max(5.0, 1.1 * len(groups) + 2.5), 3.8), layout="constrained")
-    ax = fig.subplots()
-    ax.boxplot(
-        [values[labels == g].to_numpy() for g in groups],
-        positions=np.arange(1, len(groups) + 1),
-        widths=0.5,
-        showfliers=False,  # every run is drawn as a point below, tails included
-    )
-    position = labels.map({g: i + 1 for i, g in enumerate(groups)}).to_numpy(float)
-    jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(position))
-    bad = (converged == 0).to_numpy()
-    ax.scatter(
-        position[~bad] + jitter[~bad], values[~bad], s=14, alpha=0.6, color="C0", label="run"
-    )
-    if bad.any():
-        ax.scatter(
-            position[bad] + jitter[bad],
-            values[bad],
-            s=30,
-            marker="x",
-            color="C3",
-            label="run, not converged",
-        )
-        ax.legend(fontsize=8, loc="best")
-    ax.set_xticks(np.arange(1, len(groups) + 1), groups, rotation=20 if len(groups) > 4 else 0)
-    ax.set_title(title)
-    ax.set_ylabel(title)
-    ax.grid(axis="y", alpha=0.3)
-    _auto_scale(ax, values.to_numpy())
-    return fig
-
-
-def metric_figure(metrics: pd.DataFrame, metric: str) -> Figure | None:
-    """``distribution_figure`` of one cell-level metric over done runs, by model[variant]."""
-    table = summary.done_wide(metrics)
-    if metric not in table.columns:
-        return None
-    return distribution_figure(_label(table), table[metric], table["converged"], metric)
-
-
-def convergence_figure(convergence: pd.DataFrame) -> Figure | None:
-    """Bar chart of ``rate`` from ``summary.convergence_rate``, annotated converged/assessed."""
-    rows = convergence[convergence["n_assessed"] > 0] if len(convergence) else convergence
-    if rows.empty:
-        return None
-    names = _label(rows) if "variant" in rows.columns else rows["model"].astype(str)
-    fig = Figure(figsize=(max(5.0, 1.0 * len(rows) + 2.5), 3.4), layout="constrained")
-    ax = fig.subplots()
-    bars = ax.bar(names, rows["rate"].astype(float), color="C0", width=0.6)
-    notes = [f"{c}/{a}" for c, a in zip(rows["n_converged"], rows["n_assessed"], strict=True)]
-    ax.bar_label(bars, notes, fontsize=8)
-    ax.set_ylim(0, 1.12)
-    ax.set_ylabel("share of done runs converged")
-    ax.set_title("convergence rate")
-    return fig
-
-
-def roas_recovery_figure(metrics: pd.DataFrame) -> Figure | None:
-    """Scatter of estimated ``roas`` against ``roas_true`` per (cell, channel), with y = x."""
-    rows = metrics[(metrics["status"] == "done") & metrics["metric"].isin(["roas", "roas_true"])]
-    rows = rows.assign(variant=rows["variant"].fillna(""))
-    pairs = rows.pivot_table(
-        index=["cell", "model", "variant", "key"], columns="metric", values="value", aggfunc="last"
-    ).reset_index()
-    if not {"roas", "roas_true"} <= set(pairs.columns):
-        return None
-    pairs = pairs[np.isfinite(pairs["roas"]) & np.isfinite(pairs["roas_true"])]
-    if pairs.empty:
-        return None
-    fig = Figure(figsize=(5.0, 4.4), layout="constrained")
-    ax = fig.subplots()
-    pairs = pairs.assign(label=_label(pairs))
-    for name, group in pairs.groupby("label", sort=True):
-        ax.scatter(group["roas_true"], group["roas"], s=16, alpha=0.7, label=name)
-    ends = [
-        min(pairs["roas_true"].min(), pairs["roas"].min()),
-        pairs[["roas_true", "roas"]].max().max(),
-    ]
-    ax.plot(ends, ends, color="0.4", linestyle="--", linewidth=1, label="y = x")
-    ax.set_xlabel("true ROAS")
-    ax.set_ylabel("estimated ROAS")
-    ax.set_title("ROAS recovery (one point per cell and channel)")
-    ax.legend(fontsize=8)
-    return fig
-
-
-def runtime_figure(cells: pd.DataFrame) -> Figure | None:
-    """``distribution_figure`` of wall-clock ``seconds`` of done cells, by model[variant]."""
-    done = cells[cells["status"] == "done"]
-    flags = pd.Series(1.0, index=done.index)
-    return distribution_figure(_label(done), done["seconds"], flags, "seconds per cell")
 
 
 def _png(fig: Figure) -> bytes:
@@ -302,10 +171,13 @@ def build_sections(
     spec_text: str | None = None,
     environment: Mapping[str, Any] | None = None,
     catastrophic_rules: Mapping[str, tuple[str, float]] | None = None,
+    pareto: Mapping[str, pd.DataFrame] | None = None,
 ) -> tuple[list[Section], dict[str, Figure]]:
     """The report's sections and the figures they name; ``write_report`` renders them.
 
     Per-model tables group by ``(model, variant)`` when any cell has a variant, else by model.
+    A run with variants or Robyn metrics gets a "Configurations" section
+    (`bench.configurations`); `pareto` maps ridge cells to their evaluated candidates.
     """
     summary.require_columns(cells, summary.CELL_COLUMNS, "cells")
     summary.require_columns(metrics, summary.METRIC_COLUMNS, "metrics")
@@ -318,6 +190,7 @@ def build_sections(
     figures["convergence"] = convergence_figure(tables["convergence"])
     figures["roas_recovery"] = roas_recovery_figure(metrics)
     figures["runtime"] = runtime_figure(cells)
+    config_blocks = configuration_blocks(cells, metrics, pareto or {}, figures)
     shown = {k: f for k, f in figures.items() if f is not None}
 
     def figure(name: str, missing: str) -> Block:
@@ -376,6 +249,7 @@ def build_sections(
         ("Winners", winners),
         ("Best model per dataset", best),
         ("Worst runs by R-hat", [_table_or_note(tables["worst_rhat"], "No max_rhat recorded.")]),
+        ("Configurations", config_blocks),
         ("ROAS recovery", [figure("roas_recovery", "No roas with roas_true recorded.")]),
         ("Runtime", [
             figure("runtime", "No runtimes recorded."),
@@ -384,8 +258,49 @@ def build_sections(
         ("Failures", [_table_or_note(tables["failures"], "No failed cells.")]),
         ("Spec", [Block("pre", spec_text) if spec_text else Block("text", "No spec snapshot.")]),
     ]  # fmt: skip
-    sections = [Section(t, t.lower().replace(" ", "-"), blocks) for t, blocks in parts]
+    sections = [Section(t, t.lower().replace(" ", "-"), b) for t, b in parts if b]
     return sections, shown
+
+
+def configuration_blocks(
+    cells: pd.DataFrame,
+    metrics: pd.DataFrame,
+    pareto: Mapping[str, pd.DataFrame],
+    figures: dict[str, Figure | None],
+) -> list[Block]:
+    """The configuration analysis (adds its figures to `figures`); empty for runs without
+    variants, Robyn metrics or ridge cells."""
+    from mmmlab.bench import configurations as cf
+
+    has_variants = metrics["variant"].fillna("").astype(str).ne("").any()
+    robyn = metrics["metric"].isin(["decomp_rssd", "nrmse_train"]).any()
+    if not (has_variants or robyn or pareto):
+        return []
+    base = cf.base_variant(cells) or "(none)"
+    figures["tradeoff"] = cf.tradeoff_figure(metrics)
+    blocks = [
+        Block("text", f"Base configuration: {base}. Medians over seeds; Robyn's metrics."),
+        Block("heading", "Best variant per goal"),
+        Block("text", "Gain is against the base (positive = better); it beats seed-to-seed "
+              "noise when the mean paired gain (same dataset and seed) exceeds twice its SE."),
+        _table_or_note(cf.best_variant(cells, metrics), "No goal metric recorded."),
+        Block("heading", "R² by split"),
+        _table_or_note(cf.r2_by_split(metrics), "No R² recorded (metric group robyn)."),
+        Block("heading", "Train → validation → test"),
+        _table_or_note(cf.split_gap(metrics), "Fewer than two splits with NRMSE."),
+        Block("heading", "NRMSE vs DECOMP.RSSD"),
+        Block("figure", "tradeoff") if figures["tradeoff"] is not None
+        else Block("text", "No NRMSE with DECOMP.RSSD recorded."),
+        Block("heading", "Correlation between metrics (Spearman, over done cells)"),
+        _table_or_note(cf.metric_correlation(metrics), "Too few cells to correlate."),
+    ]  # fmt: skip
+    for i, (cell, table) in enumerate(sorted(pareto.items())[:MAX_PARETO]):
+        name = f"pareto_{i}"
+        figures[name] = cf.pareto_figure(table, cell)
+        CAPTIONS.setdefault(name, f"Ridge Pareto fronts and the chosen model of {cell}.")
+        if figures[name] is not None:
+            blocks += [Block("heading", f"Pareto front: {cell}"), Block("figure", name)]
+    return blocks
 
 
 # ---------------------------------------------------------------------------------- renderers
@@ -456,6 +371,7 @@ def write_report(
     environment: Mapping[str, Any] | None = None,
     catastrophic_rules: Mapping[str, tuple[str, float]] | None = None,
     generated: dt.datetime | None = None,
+    pareto: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, Path]:
     """Write ``report.html``, ``report.md`` and ``figures/*.png`` into ``out_dir``.
 
@@ -475,6 +391,8 @@ def write_report(
         See ``summary.catastrophic``.
     generated : datetime, optional
         Time stamp shown in the header; now (UTC) by default.
+    pareto : mapping, optional
+        Ridge cell name -> its evaluated candidates (`RidgeFit.pareto`).
 
     Returns
     -------
@@ -483,7 +401,9 @@ def write_report(
     """
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    sections, figures = build_sections(cells, metrics, spec_text, environment, catastrophic_rules)
+    sections, figures = build_sections(
+        cells, metrics, spec_text, environment, catastrophic_rules, pareto
+    )
     stamp = (generated or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M %Z").strip()
     images = {name: _png(fig) for name, fig in figures.items()}
     paths = {"html": out / "report.html", "markdown": out / "report.md"}
