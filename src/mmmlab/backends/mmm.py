@@ -31,6 +31,17 @@ class MmmFit:
     def num_chains(self) -> int:
         return int(next(iter(self.fit.posterior.values())).shape[0])
 
+    @property
+    def n_features(self) -> int:
+        """Regression terms, as Robyn counts features for its adjusted R²: channels, controls,
+        trend terms and Fourier terms (yearly; weekly for daily data)."""
+        config, train = self.fit.config, self.fit.train
+        trend = {"none": 0, "linear": 1, "piecewise": config.n_changepoints + 1}[config.trend]
+        weekly = config.weekly_seasonality if train.frequency == "daily" else 0
+        return (
+            train.n_channels + train.n_controls + trend + 2 * (config.yearly_seasonality + weekly)
+        )
+
     def expected(self, dataset: Dataset) -> np.ndarray:
         return self.fit.components(dataset).mean
 

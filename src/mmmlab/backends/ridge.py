@@ -50,6 +50,7 @@ from mmmlab.metrics.robyn import (
 )
 from mmmlab.models.ridge import (
     HyperparameterSpace,
+    MediaFeatures,
     RidgeDesign,
     baseline_features,
     lagged_media,
@@ -169,11 +170,18 @@ class RidgeFit:
                 f"{list(dataset.control_names)}; this ridge fit was trained on channels "
                 f"{list(self.channels)} and controls {list(self.control_names)}"
             )
-        hyper = {k: v[None] for k, v in self.hyper.items()}
-        lagged = lagged_media(dataset, self.l_max)
-        media = media_features(lagged, self.adstock, hyper, self.l_max, self.inflexion[None])
+        media = self._media(dataset)
         base, _ = baseline_features(dataset, self.fourier_order, self.period)
         return np.concatenate([media.saturated[0], base], axis=1)
+
+    def _media(self, dataset: Dataset, with_carryover: bool = False) -> MediaFeatures:
+        """The chosen model's media features of `dataset` (adstock carried over from its
+        history, the training inflexion)."""
+        hyper = {k: v[None] for k, v in self.hyper.items()}
+        lagged = lagged_media(dataset, self.l_max)
+        return media_features(
+            lagged, self.adstock, hyper, self.l_max, self.inflexion[None], with_carryover
+        )
 
     def expected(self, dataset: Dataset) -> np.ndarray:
         mean = self.intercept[:, None] + self.coef @ self.features(dataset).T
@@ -193,6 +201,20 @@ class RidgeFit:
         n_media = len(self.channels)
         saturated = self.features(dataset)[:, :n_media]
         return (self.coef[:, None, :n_media] * saturated[None])[:, :, None, :]
+
+    def immediate_contributions(self, dataset: Dataset) -> np.ndarray:
+        """(S, T, 1, C): the immediate part of `contributions`, Robyn's way (the response
+        minus the Hill response, same inflexion, to the carried-over media alone)."""
+        _check_national(dataset)
+        media = self._media(dataset, with_carryover=True)
+        immediate = media.saturated[0] - media.carryover[0]  # (T, C)
+        n_media = len(self.channels)
+        return (self.coef[:, None, :n_media] * immediate[None])[:, :, None, :]
+
+    @property
+    def n_features(self) -> int:
+        """Regressors besides the intercept (media and baseline), Robyn's p."""
+        return int(self.coef.shape[1])
 
     def parameters(self) -> tuple[dict[str, np.ndarray], dict[str, tuple[str, ...]]]:
         n_media, s = len(self.channels), len(self.coef)

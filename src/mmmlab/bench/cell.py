@@ -15,6 +15,7 @@ import numpy as np
 
 from mmmlab.backends import Incompatible, get_backend
 from mmmlab.bench.grid import Cell, expand_variants, thaw
+from mmmlab.bench.lift import lift_metrics, lift_tests_for
 from mmmlab.bench.spec import BenchSpec
 from mmmlab.bench.variants import NotApplicable, apply_data
 from mmmlab.data import Dataset
@@ -42,6 +43,11 @@ def payload_of(cell: Cell, spec: BenchSpec, artifacts: Path | None) -> dict[str,
             "organisation": ref.organisation,
             "sum_channels": ref.sum_channels,
             "frequency": ref.frequency,
+            "lift_tests": (
+                [thaw(t) for t in ref.lift_tests]
+                if isinstance(ref.lift_tests, tuple)
+                else ref.lift_tests
+            ),
         },
         "backend": model.backend,
         "params": model.params | thaw(cell.variant.model),
@@ -175,6 +181,7 @@ def score(result, windows: dict[str, Dataset | None], truth, payload: dict) -> l
     """Every requested metric group of one fitted cell."""
     from mmmlab.metrics import fit_metrics
     from mmmlab.metrics.predictive import crps, interval_coverage, rmse
+    from mmmlab.metrics.robyn import adjusted_r2
 
     groups = set(payload["metrics"])
     out: list[Metric] = []
@@ -194,6 +201,12 @@ def score(result, windows: dict[str, Dataset | None], truth, payload: dict) -> l
         if "robyn" in groups:
             for metric, value in fit_metrics(window.target, point).items():
                 out.append((f"{metric}_{name}", "", value))
+            n_features = getattr(result, "n_features", None)
+            if n_features is not None:
+                y, y_hat = window.target.ravel(), point.ravel()
+                n_train = train.target.size  # Robyn adjusts held-out R² by the training n
+                adjusted = adjusted_r2(y, y_hat, n_features, n_train=n_train)
+                out.append((f"adjusted_r2_{name}", "", adjusted))
     d = result.diagnostics
     if "convergence" in groups:
         conv = payload["convergence"]
@@ -230,6 +243,9 @@ def score(result, windows: dict[str, Dataset | None], truth, payload: dict) -> l
             out.append(("effect_share", ch, float(share[c])))
     if "recovery" in groups and truth is not None:
         out += _recovery(contributions, roas, train, truth)
+    tests = lift_tests_for(payload["dataset"].get("lift_tests"), train, truth)
+    if tests:
+        out += lift_metrics(result, train, tests)
     return [(m, k, float(v)) for m, k, v in out]
 
 

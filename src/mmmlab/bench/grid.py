@@ -25,6 +25,7 @@ class DatasetRef(NamedTuple):
     organisation: str | None = None
     sum_channels: bool = False
     frequency: str | None = None
+    lift_tests: Any = None  # "from_truth" or a tuple of frozen test mappings
 
 
 class Variant(NamedTuple):
@@ -93,6 +94,13 @@ def _fmt(value: Any) -> str:
 
 def expand_datasets(d: DatasetSpec) -> list[DatasetRef]:
     """The concrete datasets of one dataset entry (preset grid or file group)."""
+    tests = d.lift_tests
+    if isinstance(tests, list):
+        tests = tuple(_frozen(t) for t in tests)
+    return [ref._replace(lift_tests=tests) for ref in _expand_datasets(d)]
+
+
+def _expand_datasets(d: DatasetSpec) -> list[DatasetRef]:
     columns = _frozen(d.columns) if isinstance(d.columns, dict) else d.columns
     if d.conjura is not None:
         from mmmlab.data.conjura import organisations

@@ -25,6 +25,7 @@ class DatasetSpec(BaseModel):
     conjura : an e-commerce file in the Conjura schema: one dataset per organisation (the
         `n_organisations` with the most days, or all), spend summed over channels
     sum_channels : sum spend over channels into one channel "spend" (for one-series models)
+    lift_tests : Robyn-style lift tests scored by MAPE.LIFT (`bench.lift`), or ``from_truth``
     name : the dataset's name in cell names (default: preset name or file stem)
     """
 
@@ -39,6 +40,7 @@ class DatasetSpec(BaseModel):
     conjura: str | None = None
     n_organisations: int | None = Field(None, ge=1)
     sum_channels: bool = False
+    lift_tests: Literal["from_truth"] | list[dict[str, Any]] | None = None
     name: str | None = None
 
     @model_validator(mode="after")
@@ -49,6 +51,11 @@ class DatasetSpec(BaseModel):
             raise ValueError(f"give exactly one of {', '.join(sources)} (got {given or 'none'})")
         if self.conjura is not None:
             return self
+        if isinstance(self.lift_tests, list):
+            from mmmlab.metrics.robyn import LiftTest
+
+            for i, raw in enumerate(self.lift_tests):
+                LiftTest.from_dict(raw, f"lift_tests[{i}]")
         if self.preset is None and (self.params or self.frequency):
             raise ValueError("params and frequency apply to presets only")
         if self.preset is None and self.columns is None:

@@ -1,0 +1,74 @@
+"""Lift tests in a benchmark: MAPE.LIFT (Robyn's calibration error) for any backend.
+
+A dataset in a spec may list `lift_tests` (Robyn's `calibration_input` fields: channel, start,
+end, lift, spend, scope) or say ``lift_tests: from_truth`` for a simulated world: one test per
+paid channel over `TRUTH_WINDOW` periods in the middle of the training window, whose lift is
+the channel's true contribution over those periods (total scope). Dates label the start of
+each period, as Robyn's ``ds`` does.
+
+``total`` scope is scored on any backend from its contributions; ``immediate`` scope needs a
+backend that separates the immediate part (``immediate_contributions``, e.g. `ridge`); tests
+a backend cannot score are counted in ``lift_tests_unscored``, never scored as something else.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+
+from mmmlab.data import Dataset
+from mmmlab.data.dataset import FREQUENCIES
+from mmmlab.metrics.robyn import LiftTest, mape_lift, predicted_lift
+
+TRUTH_WINDOW = 4  # periods per simulated lift test
+
+
+def lift_tests_for(value: Any, train: Dataset, truth) -> list[LiftTest]:
+    """The lift tests of a cell: parsed from the spec, or drawn from the truth."""
+    if not value:
+        return []
+    if value == "from_truth":
+        return [] if truth is None else tests_from_truth(train, truth)
+    return [LiftTest.from_dict(raw, f"datasets.lift_tests[{i}]") for i, raw in enumerate(value)]
+
+
+def tests_from_truth(train: Dataset, truth, periods: int = TRUTH_WINDOW) -> list[LiftTest]:
+    """One total-scope test per channel with spend: the true contribution over `periods`
+    periods centred in the training window (summed over geos)."""
+    first = max(0, train.n_time // 2 - periods // 2)
+    rows = slice(first, first + periods)
+    days = FREQUENCIES[train.frequency]
+    start = train.dates[first].date()
+    end = (train.dates[first + periods - 1] + timedelta(days=days - 1)).date()
+    contributions = truth.contributions[train.time_index][rows].sum(axis=(0, 1))  # (C,)
+    spend = train.spend[rows].sum(axis=(0, 1))
+    return [
+        LiftTest(ch, start, end, float(contributions[c]), float(spend[c]), "total")
+        for c, ch in enumerate(train.channels)
+        if spend[c] > 0 and contributions[c] != 0
+    ]
+
+
+def lift_metrics(result, train: Dataset, tests: list[LiftTest]) -> list[tuple[str, str, float]]:
+    """mape_lift (posterior mean of the predicted lifts against each test), per-test
+    predicted lifts, and how many tests this backend could not score."""
+    total = result.contributions(train).sum(axis=2).mean(axis=0)  # (T, C)
+    immediate = None
+    if hasattr(result, "immediate_contributions"):
+        immediate = result.immediate_contributions(train).sum(axis=2).mean(axis=0)
+    days = FREQUENCIES[train.frequency]
+    scored, predicted, out = [], [], []
+    for i, test in enumerate(tests):
+        if test.scope == "immediate" and immediate is None:
+            continue
+        parts = immediate if immediate is not None else total
+        lift = predicted_lift(test, train.dates, parts, total, train.channels, days)
+        scored.append(test)
+        predicted.append(lift)
+        out.append(("lift_predicted", f"{i}:{test.channel}", float(lift)))
+    if scored:
+        out.append(("mape_lift", "", float(mape_lift(np.array(predicted), scored))))
+    out.append(("lift_tests_unscored", "", float(len(tests) - len(scored))))
+    return out
