@@ -278,8 +278,18 @@ def test_the_benchmark_scores_a_ridge_cell_without_metric_clashes(fitted, world)
         "cell_seed": 0,
         "convergence": {"rhat": 1.01, "ess_bulk": 400},
         "artifacts": None,
+        "dataset": {"lift_tests": "from_truth"},
     }
     windows = {"train": train, "validation": validation, "test": test}
-    pairs = [(m, k) for m, k, _ in score(fitted, windows, truth, payload)]
-    pairs += [(m, k) for m, k, _ in fitted.extra_metrics()]
+    scored = score(fitted, windows, truth, payload)
+    pairs = [(m, k) for m, k, _ in scored] + [(m, k) for m, k, _ in fitted.extra_metrics()]
     assert len(pairs) == len(set(pairs))
+    assert {"adjusted_r2_test", "mape_lift"} <= {m for m, _, _ in scored}
+
+
+def test_immediate_contributions_leave_out_the_carryover(fitted, world):
+    _, (train, _, _) = world
+    immediate, total = fitted.immediate_contributions(train), fitted.contributions(train)
+    assert immediate.shape == total.shape
+    assert (immediate >= -1e-9).all() and (immediate <= total + 1e-9).all()
+    assert (immediate < total - 1e-9).any()  # some carry-over where θ > 0

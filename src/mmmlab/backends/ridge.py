@@ -163,13 +163,6 @@ class RidgeFit:
     def features(self, dataset: Dataset) -> np.ndarray:
         """(T, P): saturated media (adstock carried over from `dataset`'s history, training
         inflexion) beside the baseline features of `dataset`'s window."""
-        _check_national(dataset)
-        if dataset.channels != self.channels or dataset.control_names != self.control_names:
-            raise ValueError(
-                f"dataset {dataset.name!r} has channels {list(dataset.channels)} and controls "
-                f"{list(dataset.control_names)}; this ridge fit was trained on channels "
-                f"{list(self.channels)} and controls {list(self.control_names)}"
-            )
         media = self._media(dataset)
         base, _ = baseline_features(dataset, self.fourier_order, self.period)
         return np.concatenate([media.saturated[0], base], axis=1)
@@ -177,6 +170,13 @@ class RidgeFit:
     def _media(self, dataset: Dataset, with_carryover: bool = False) -> MediaFeatures:
         """The chosen model's media features of `dataset` (adstock carried over from its
         history, the training inflexion)."""
+        _check_national(dataset)
+        if dataset.channels != self.channels or dataset.control_names != self.control_names:
+            raise ValueError(
+                f"dataset {dataset.name!r} has channels {list(dataset.channels)} and controls "
+                f"{list(dataset.control_names)}; this ridge fit was trained on channels "
+                f"{list(self.channels)} and controls {list(self.control_names)}"
+            )
         hyper = {k: v[None] for k, v in self.hyper.items()}
         lagged = lagged_media(dataset, self.l_max)
         return media_features(
@@ -205,7 +205,6 @@ class RidgeFit:
     def immediate_contributions(self, dataset: Dataset) -> np.ndarray:
         """(S, T, 1, C): the immediate part of `contributions`, Robyn's way (the response
         minus the Hill response, same inflexion, to the carried-over media alone)."""
-        _check_national(dataset)
         media = self._media(dataset, with_carryover=True)
         immediate = media.saturated[0] - media.carryover[0]  # (T, C)
         n_media = len(self.channels)
