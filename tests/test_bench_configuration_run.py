@@ -53,6 +53,9 @@ def test_both_backends_run_every_variant_and_the_report_shows_the_analysis(tmp_p
     # Adjusted R² is below R² on the training window (p > 0 regressors).
     assert (cell_level["adjusted_r2_train"] < cell_level["r2_train"]).all()
     assert sum(p.exists() for p in pareto) == 2  # the ridge cells keep their candidates
+    # Ridge has no chains: its convergence is not assessed (NaN), the Bayesian cells' is.
+    converged = cell_level["converged"]
+    assert converged.loc["ridge"].isna().all() and converged.loc["bayes"].notna().all()
     report = CliRunner().invoke(app, ["bench", "report", str(out)])
     assert report.exit_code == 0, report.output
     text = (out / "report.md").read_text()

@@ -210,13 +210,18 @@ def score(result, windows: dict[str, Dataset | None], truth, payload: dict) -> l
     d = result.diagnostics
     if "convergence" in groups:
         conv = payload["convergence"]
-        converged = d.max_rhat < conv["rhat"] and d.min_ess_bulk > conv["ess_bulk"]
+        # A fit without chains (ridge, MAP) has no R-hat: not assessed, never "not converged".
+        converged = (
+            float(d.max_rhat < conv["rhat"] and d.min_ess_bulk > conv["ess_bulk"])
+            if np.isfinite(d.max_rhat)
+            else float("nan")
+        )
         out += [
             ("max_rhat", "", d.max_rhat),
             ("min_ess_bulk", "", d.min_ess_bulk),
             ("min_ess_tail", "", d.min_ess_tail),
             ("divergences", "", float(d.divergences)),
-            ("converged", "", float(converged)),
+            ("converged", "", converged),
             ("rhat_threshold", "", conv["rhat"]),
             ("ess_threshold", "", conv["ess_bulk"]),
         ]
