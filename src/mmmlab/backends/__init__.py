@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mmmlab.backends.base import Backend, BackendFit, Incompatible
 
-BACKENDS = ("mmmlab", "hill_mixture", "ridge")
+BACKENDS = ("mmmlab", "hill_mixture", "ridge", "meridian")
 
 
 def get_backend(name: str) -> Backend:
@@ -22,6 +22,10 @@ def get_backend(name: str) -> Backend:
         from mmmlab.backends.ridge import RidgeBackend
 
         return RidgeBackend()
+    if name == "meridian":  # google-meridian is imported only when a model is fitted
+        from mmmlab.backends.peers.meridian import MeridianBackend
+
+        return MeridianBackend()
     raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}")
 
 
@@ -52,6 +56,11 @@ def check_params(backend: str, params: dict) -> None:
         from mmmlab.backends.ridge import validate_params
 
         validate_params(params)
+        return
+    if backend == "meridian":
+        from mmmlab.backends.peers.meridian import validate_params as meridian_params
+
+        meridian_params(params)
         return
     get_backend(backend)
 
