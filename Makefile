@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-peers test-peers-meridian lint format bench bench-recovery clean
+.PHONY: demo test test-slow test-peers test-peers-pymc test-peers-meridian lint format bench bench-recovery clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or run: make PYTHON=python3 ...)"; exit 1; }
@@ -32,19 +32,25 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks examples
 	$(BIN)/ruff check --fix src tests benchmarks examples
 
-# Peer libraries run in their own environments so they never enter .venv or `make test`.
-MERIDIAN_VENV := .venv-meridian
-
-$(MERIDIAN_VENV)/.installed: pyproject.toml
-	@test -x $(MERIDIAN_VENV)/bin/python || $(PYTHON) -m venv $(MERIDIAN_VENV)
-	$(MERIDIAN_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(MERIDIAN_VENV)/bin/python -m pip install --quiet -e '.[dev,meridian]'
+# Peer libraries run in their own environments so they never enter .venv or `make test`:
+# .venv-EXTRA holds mmmlab with the optional extra EXTRA.
+.venv-%/.installed: pyproject.toml
+	@test -x .venv-$*/bin/python || $(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --upgrade pip
+	.venv-$*/bin/python -m pip install --quiet -e '.[dev,$*]'
 	@touch $@
+
+MERIDIAN_VENV := .venv-meridian
 
 test-peers-meridian: $(MERIDIAN_VENV)/.installed
 	$(MERIDIAN_VENV)/bin/python -m pytest -m peers tests/peers/test_meridian.py
 
-test-peers: test-peers-meridian
+PYMC_VENV := .venv-pymc
+
+test-peers-pymc: $(PYMC_VENV)/.installed
+	$(PYMC_VENV)/bin/python -m pytest -m peers tests/peers/test_pymc_marketing.py
+
+test-peers: test-peers-pymc test-peers-meridian
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/fit_speed.py

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mmmlab.backends.base import Backend, BackendFit, Incompatible
 
-BACKENDS = ("mmmlab", "hill_mixture", "ridge", "meridian")
+BACKENDS = ("mmmlab", "hill_mixture", "ridge", "meridian", "pymc-marketing")
 
 
 def get_backend(name: str) -> Backend:
@@ -26,6 +26,10 @@ def get_backend(name: str) -> Backend:
         from mmmlab.backends.peers.meridian import MeridianBackend
 
         return MeridianBackend()
+    if name == "pymc-marketing":  # pymc-marketing is imported only when a model is fitted
+        from mmmlab.backends.peers.pymc_marketing import PymcMarketingBackend
+
+        return PymcMarketingBackend()
     raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}")
 
 
@@ -61,6 +65,11 @@ def check_params(backend: str, params: dict) -> None:
         from mmmlab.backends.peers.meridian import validate_params as meridian_params
 
         meridian_params(params)
+        return
+    if backend == "pymc-marketing":
+        from mmmlab.backends.peers.pymc_marketing import validate_params as pymc_params
+
+        pymc_params(params)
         return
     get_backend(backend)
 

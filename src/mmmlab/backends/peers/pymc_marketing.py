@@ -1,0 +1,485 @@
+"""PyMC-Marketing's multidimensional ``MMM`` (``pymc-marketing`` 0.x) behind the backend interface.
+
+Install the extra: ``pip install 'mmmlab[pymc]'`` (``make test-peers`` builds ``.venv-pymc``);
+without it a benchmark cell is skipped with that hint. The 0.x line is used because
+pymc-marketing 1.x requires ArviZ 1.x and mmmlab pins ArviZ below 1.
+
+Model, as the published PyMC-Marketing vs Meridian study (pymc-labs/mmm-param-recovery, its
+second round without spend-share priors) built it:
+
+- ``pymc_marketing.mmm.multidimensional.MMM`` with ``dims=("geo",)`` (a national dataset is
+  one geo); channels and target max-scaled per geo (scaling dims ``()``), controls unscaled;
+- ``GeometricAdstock(l_max=8)`` (normalised weights), ``adstock_alpha ~ Beta(1, 3)`` per
+  channel;
+- ``HillSaturationSigmoid``: ``saturation_beta``, ``saturation_lam ~ HalfNormal(1.5)`` per
+  channel; ``saturation_sigma ~ LogNormalPrior(mean=0.25, std=0.25)`` per channel for one
+  geo, and for panels a non-centred ``LogNormalPrior`` over (channel, geo) whose mean is
+  ``Gamma(mu=0.25, sigma=0.10)`` and std ``Exponential(scale=0.10)`` per channel;
+- ``yearly_seasonality=2`` Fourier modes; PyMC-Marketing's own defaults for the rest:
+  intercept ``Normal(0, 2)``, ``gamma_control ~ Normal(0, 2)``, ``gamma_fourier ~
+  Laplace(0, 1)``, Normal likelihood with ``y_sigma ~ HalfNormal(2)``, all per geo.
+
+`params`: ``sampler`` (PyMC's ``nuts_sampler``: pymc | nutpie | numpyro | blackjax; nutpie
+with its JAX backend, as the study ran it), ``l_max``, ``yearly_seasonality`` (0: none) and
+``priors``: model-config overrides by name (`PRIOR_KEYS`), each a pymc-extras ``Prior`` or its
+dict form, e.g. ``{"adstock_alpha": {"dist": "Beta", "kwargs": {"alpha": 2, "beta": 2},
+"dims": ["channel"]}}``. Data in: `Dataset.media` (exposure, else spend) as the channel
+columns, the controls and the target, one row per (date, geo).
+
+Out: PyMC-Marketing can only carry adstock into the periods right after its training data
+(``include_last_observations``), so every `BackendFit` output is computed by this module from
+the posterior draws and the model's scales, for any window, with the window's history rows
+feeding the adstock. The peer tests check this against PyMC-Marketing's own in-sample
+``channel_contribution``.
+
+Timing (`Diagnostics`): ``compile_s`` covers building the model (``MMM`` + ``build_model``)
+and, per sampler, pymc: everything ``pm.sample`` does besides its sampling loop (NUTS set-up,
+the C compilation of log-density and gradient, initial points); nutpie:
+``nutpie.compile_pymc_model``; numpyro, blackjax and nutpie: the JAX tracing, lowering and
+XLA compilation inside the sampler call (the union of JAX's monitoring time spans).
+``sample_s`` is pymc's own sampling-loop time, or the sampler call less that compilation.
+R-hat and ESS cover the free random variables only (``model.free_RVs``), no deterministics.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import special, stats
+
+from mmmlab.backends.base import Incompatible
+from mmmlab.data import Dataset
+from mmmlab.inference.diagnostics import Diagnostics, bfmi, convergence
+
+INSTALL_HINT = "pymc-marketing is not installed; install the extra: pip install 'mmmlab[pymc]'"
+SAMPLERS = ("pymc", "nutpie", "numpyro", "blackjax")
+DEFAULTS: dict[str, Any] = {"sampler": "pymc", "l_max": 8, "yearly_seasonality": 2, "priors": {}}
+PRIOR_KEYS = (
+    "intercept",
+    "likelihood",
+    "gamma_control",
+    "gamma_fourier",
+    "adstock_alpha",
+    "saturation_sigma",
+    "saturation_beta",
+    "saturation_lam",
+)
+DAYS_IN_YEAR = 365.25  # pymc_marketing.constants.DAYS_IN_YEAR
+RESERVED_COLUMNS = ("date", "geo", "y")
+
+
+def validate_params(params: dict[str, Any]) -> dict[str, Any]:
+    """`params` merged over `DEFAULTS`; a ValueError names every unknown or bad key."""
+    unknown = sorted(set(params) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {unknown}; pymc-marketing takes {', '.join(DEFAULTS)}"
+        )
+    p = DEFAULTS | dict(params)
+    if p["sampler"] not in SAMPLERS:
+        raise ValueError(f"sampler: give one of {list(SAMPLERS)}, got {p['sampler']!r}")
+    for key, low in (("l_max", 1), ("yearly_seasonality", 0)):
+        value = p[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{key}: give an integer >= {low}, got {value!r}")
+    if not isinstance(p["priors"], dict):
+        raise ValueError(f"priors: give a mapping of prior name to prior, got {p['priors']!r}")
+    bad = sorted(set(p["priors"]) - set(PRIOR_KEYS))
+    if bad:
+        raise ValueError(f"priors: unknown name(s) {bad}; known: {', '.join(PRIOR_KEYS)}")
+    return p
+
+
+def model_frame(dataset: Dataset) -> tuple[Any, Any]:
+    """PyMC-Marketing's input: X with date, geo, one column per channel (`Dataset.media`) and
+    per control, one row per (geo, date); y the target in the same order."""
+    import pandas as pd
+
+    names = [*dataset.channels, *dataset.control_names]
+    clash = sorted({n for n in names if n in RESERVED_COLUMNS or names.count(n) > 1})
+    if clash:
+        raise Incompatible(
+            f"dataset {dataset.name!r}: channel/control name(s) {clash} clash with each other "
+            f"or with PyMC-Marketing's columns {list(RESERVED_COLUMNS)}; rename them"
+        )
+    T, G = dataset.n_time, dataset.n_geos
+    columns: dict[str, Any] = {
+        "date": np.tile(dataset.dates.values, G),
+        "geo": np.repeat(np.asarray(dataset.geos, dtype=object), T),
+    }
+    for c, ch in enumerate(dataset.channels):
+        columns[ch] = dataset.media[:, :, c].T.ravel()
+    for k, name in enumerate(dataset.control_names):
+        columns[name] = dataset.controls[:, :, k].T.ravel()
+    return pd.DataFrame(columns), pd.Series(dataset.target.T.ravel(), name="y")
+
+
+def build_mmm(dataset: Dataset, p: dict[str, Any]) -> Any:
+    """The study's `MMM` (module docstring) with `p['priors']` over its model config."""
+    from pymc_extras.prior import Prior
+    from pymc_marketing.mmm import GeometricAdstock, HillSaturationSigmoid
+    from pymc_marketing.mmm.multidimensional import MMM
+    from pymc_marketing.special_priors import LogNormalPrior
+
+    if dataset.n_geos == 1:
+        sigma = LogNormalPrior(mean=0.25, std=0.25, dims=("channel",))
+    else:
+        sigma = LogNormalPrior(
+            mean=Prior("Gamma", mu=0.25, sigma=0.10, dims=("channel",)),
+            std=Prior("Exponential", scale=0.10, dims=("channel",)),
+            dims=("channel", "geo"),
+            centered=False,
+        )
+    per_channel = Prior("HalfNormal", sigma=1.5, dims=("channel",))
+    try:
+        return MMM(
+            date_column="date",
+            target_column="y",
+            channel_columns=list(dataset.channels),
+            control_columns=list(dataset.control_names) or None,
+            dims=("geo",),
+            scaling={
+                "channel": {"method": "max", "dims": ()},
+                "target": {"method": "max", "dims": ()},
+            },
+            adstock=GeometricAdstock(
+                l_max=p["l_max"],
+                priors={"alpha": Prior("Beta", alpha=1, beta=3, dims=("channel",))},
+            ),
+            saturation=HillSaturationSigmoid(
+                priors={"sigma": sigma, "beta": per_channel, "lam": per_channel}
+            ),
+            yearly_seasonality=p["yearly_seasonality"] or None,
+            model_config=dict(p["priors"]) or None,
+        )
+    except (TypeError, ValueError, KeyError) as err:
+        raise ValueError(f"pymc-marketing priors {sorted(p['priors'])}: {err}") from err
+
+
+@contextmanager
+def jax_compile_seconds():
+    """Yields a list whose first item becomes the wall seconds JAX spent tracing, lowering and
+    compiling inside the block (union of its compile-event spans, so nesting counts once)."""
+    from jax import monitoring
+
+    spans: list[tuple[float, float]] = []
+
+    def listen(event: str, start: float, end: float, **_: Any) -> None:
+        if event.startswith("/jax/core/compile/"):
+            spans.append((start, end))
+
+    out = [0.0]
+    monitoring.register_event_time_span_listener(listen)
+    try:
+        yield out
+    finally:
+        monitoring.unregister_event_time_span_listener(listen)
+        total, reach = 0.0, -np.inf
+        for start, end in sorted(spans):
+            total += max(0.0, end - max(start, reach))
+            reach = max(reach, end)
+        out[0] = total
+
+
+def sample(mmm: Any, sampler: str, settings: dict[str, Any], seed: int) -> tuple[Any, float, float]:
+    """(InferenceData, compile seconds, sampling seconds) of NUTS on the built model; see the
+    module docstring for what each time covers. settings: draws, tune, chains, target_accept."""
+    import jax
+    import pymc as pm
+
+    model = mmm.model
+    free = [v.name for v in model.free_RVs]
+    common = {"model": model, "var_names": free, "progressbar": False, **settings}
+    common |= {"random_seed": seed, "compute_convergence_checks": False}
+    if sampler == "pymc":
+        # PyMC takes half the CPUs for hyper-threads (one process on 2 cores); the other
+        # samplers run a chain per core, so this one does too
+        t0 = time.perf_counter()
+        idata = pm.sample(cores=min(settings["chains"], os.cpu_count() or 1), **common)
+        sample_s = float(idata.posterior.attrs["sampling_time"])
+        return idata, time.perf_counter() - t0 - sample_s, sample_s
+    compile_s = 0.0
+    if sampler == "nutpie":
+        import nutpie
+
+        t0 = time.perf_counter()
+        compiled = nutpie.compile_pymc_model(
+            model, var_names=free, backend="jax", gradient_backend="jax"
+        )
+        compile_s = time.perf_counter() - t0
+        run = functools.partial(nutpie.sample, compiled, seed=seed, progress_bar=False, **settings)
+    else:
+        # pmap needs a device per chain (mmmlab.runtime makes one per core); else vectorise
+        method = "parallel" if settings["chains"] <= jax.local_device_count() else "vectorized"
+        kwargs = {"chain_method": method}
+        run = functools.partial(
+            pm.sample, nuts_sampler=sampler, nuts_sampler_kwargs=kwargs, **common
+        )
+    with jax_compile_seconds() as jit_s:
+        t0 = time.perf_counter()
+        idata = run()
+        wall = time.perf_counter() - t0
+    return idata, compile_s + jit_s[0], wall - jit_s[0]
+
+
+def diagnostics(idata: Any, free: list[str], compile_s: float, sample_s: float) -> Diagnostics:
+    """Convergence over the free random variables `free`, divergences and E-BFMI."""
+    post, stats_ = idata.posterior, idata.sample_stats
+    rhat, ess_bulk, ess_tail = convergence({k: post[k].values for k in free})
+    energy = stats_["energy"].values if "energy" in stats_ else None
+    total = compile_s + sample_s
+    return Diagnostics(
+        max_rhat=rhat,
+        min_ess_bulk=ess_bulk,
+        min_ess_tail=ess_tail,
+        divergences=int(np.asarray(stats_["diverging"]).sum()),
+        min_bfmi=bfmi(energy) if energy is not None else float("nan"),
+        compile_s=compile_s,
+        sample_s=sample_s,
+        ess_per_s=ess_bulk / total if total > 0 else float("nan"),
+        num_chains=int(post.sizes["chain"]),
+        num_draws=int(post.sizes["draw"]),
+        method="nuts",
+    )
+
+
+def _flat(post: Any, name: str, coords: dict[str, list], dims: tuple[str, ...]) -> np.ndarray:
+    """Draws (S, *dims) of `name`, chains stacked, broadcast over the dims it lacks."""
+    da = post[name]
+    for d in dims:
+        if d not in da.dims:
+            da = da.expand_dims({d: coords[d]})
+    da = da.sel({d: coords[d] for d in dims}).transpose("chain", "draw", *dims)
+    values = np.asarray(da.values, dtype=float)
+    return values.reshape((-1,) + values.shape[2:])
+
+
+@dataclass(frozen=True, eq=False)
+class PymcMarketingFit:
+    """Posterior draws of a fitted PyMC-Marketing MMM, for any window of its data.
+
+    draws : name -> (S, G, C) adstock_alpha, sat_sigma, sat_beta, sat_lam; (S, G) intercept,
+        y_sigma; (S, G, K) gamma_control; (S, G, F) gamma_fourier -- on the model's scale
+    native : name -> (S, *dims) the transformation parameters with their own dims
+    channel_scale : (G, C) media divisor; target_scale : (G,) target divisor
+    fourier : mode names ('sin_1', ..., 'cos_n') in gamma_fourier's order
+    """
+
+    draws: dict[str, np.ndarray]
+    native: dict[str, tuple[np.ndarray, tuple[str, ...]]]
+    channel_scale: np.ndarray
+    target_scale: np.ndarray
+    l_max: int
+    fourier: tuple[str, ...]
+    channels: tuple[str, ...]
+    geos: tuple[str, ...]
+    control_names: tuple[str, ...]
+    diagnostics: Diagnostics
+    num_chains: int
+    idata: Any  # PyMC-Marketing's InferenceData, for inspection
+    mmm: Any  # the fitted pymc_marketing MMM
+
+    @property
+    def n_features(self) -> int:
+        """Regression terms as Robyn counts them: channels, controls and Fourier terms."""
+        return len(self.channels) + len(self.control_names) + len(self.fourier)
+
+    def _check(self, dataset: Dataset) -> None:
+        for label, ours, theirs in (
+            ("channels", self.channels, dataset.channels),
+            ("geos", self.geos, dataset.geos),
+            ("controls", self.control_names, dataset.control_names),
+        ):
+            if tuple(theirs) != ours:
+                raise ValueError(
+                    f"dataset {dataset.name!r} has {label} {list(theirs)}; the model was "
+                    f"fitted on {list(ours)}"
+                )
+
+    def _scaled_media(self, dataset: Dataset) -> np.ndarray:
+        """Each channel's effect (S, T, G, C) on the model's target scale: geometric adstock
+        over the history and the window, then the Hill sigmoid."""
+        self._check(dataset)
+        scale = self.channel_scale
+        full = np.concatenate([dataset.history_media, dataset.media])
+        x = np.divide(full, scale, out=np.zeros_like(full), where=scale > 0)
+        lags = self.l_max
+        start = len(dataset.history_media) + lags - 1  # row of the window's first period
+        padded = np.concatenate([np.zeros((lags - 1,) + x.shape[1:]), x])
+        alpha = self.draws["adstock_alpha"][:, None]  # (S, 1, G, C)
+        weights = alpha ** np.arange(lags).reshape(1, -1, 1, 1)
+        weights = weights / weights.sum(axis=1, keepdims=True)  # (S, L, G, C)
+        T = dataset.n_time
+        adstocked = np.zeros((len(alpha), T) + x.shape[1:])
+        for lag in range(lags):
+            adstocked += weights[:, lag, None] * padded[start - lag : start - lag + T][None]
+        sigma = self.draws["sat_sigma"][:, None]
+        beta = self.draws["sat_beta"][:, None]
+        lam = self.draws["sat_lam"][:, None]
+        return sigma * (special.expit(beta * (adstocked - lam)) - special.expit(-beta * lam))
+
+    def _baseline(self, dataset: Dataset) -> np.ndarray:
+        """Intercept + controls + yearly Fourier terms (S, T, G) on the model's scale."""
+        d = self.draws
+        base = d["intercept"][:, None, :] + np.einsum(
+            "tgk,sgk->stg", dataset.controls, d["gamma_control"]
+        )
+        if self.fourier:
+            x = 2 * np.pi * np.asarray(dataset.dates.dayofyear, float) / DAYS_IN_YEAR
+            waves = {"sin": np.sin, "cos": np.cos}
+            modes = np.stack(
+                [waves[w](int(k) * x) for w, k in (m.split("_") for m in self.fourier)], axis=1
+            )  # (T, F), named like PyMC-Marketing's fourier_mode coordinate
+            base = base + np.einsum("tf,sgf->stg", modes, d["gamma_fourier"])
+        return base
+
+    def contributions(self, dataset: Dataset) -> np.ndarray:
+        """Draws (S, T, G, C) of each channel's contribution in target units."""
+        return self._scaled_media(dataset) * self.target_scale[:, None]
+
+    def expected(self, dataset: Dataset) -> np.ndarray:
+        """Draws (S, T, G) of the expected target."""
+        scaled = self._baseline(dataset) + self._scaled_media(dataset).sum(axis=-1)
+        return scaled * self.target_scale
+
+    def _sigma(self) -> np.ndarray:
+        return (self.draws["y_sigma"] * self.target_scale)[:, None, :]  # (S, 1, G)
+
+    def predict(self, dataset: Dataset, seed: int = 0) -> np.ndarray:
+        """Posterior predictive draws (S, T, G): expected target plus Normal noise."""
+        mean = self.expected(dataset)
+        noise = np.random.default_rng(seed).standard_normal(mean.shape)
+        return mean + noise * self._sigma()
+
+    def log_likelihood(self, dataset: Dataset) -> np.ndarray:
+        """Pointwise Normal log-likelihood (S, T, G) of `dataset`'s target."""
+        return stats.norm.logpdf(dataset.target[None], self.expected(dataset), self._sigma())
+
+    def parameters(self) -> tuple[dict[str, np.ndarray], dict[str, tuple[str, ...]]]:
+        """Draws (S, *dims): ``adstock_alpha`` (decay), ``saturation_beta`` (slope per unit
+        of scaled media), ``saturation_lam`` (midpoint in scaled media) with their own dims;
+        ``saturation_lam_spend`` (geo, channel) that midpoint in media units;
+        ``saturation_sigma`` (geo, channel) the sigmoid's scale, ``intercept`` and ``sigma``
+        (geo,), ``control`` (geo, control) per unit of control, ``seasonality`` (geo,
+        fourier) -- in target units."""
+        y = self.target_scale
+        values = {name: value for name, (value, _) in self.native.items()}
+        dims = {name: d for name, (_, d) in self.native.items()}
+        d = self.draws
+        derived = {
+            "saturation_lam_spend": (d["sat_lam"] * self.channel_scale, ("geo", "channel")),
+            "saturation_sigma": (d["sat_sigma"] * y[:, None], ("geo", "channel")),
+            "intercept": (d["intercept"] * y, ("geo",)),
+            "sigma": (d["y_sigma"] * y, ("geo",)),
+            "control": (d["gamma_control"] * y[:, None], ("geo", "control")),
+            "seasonality": (d["gamma_fourier"] * y[:, None], ("geo", "fourier")),
+        }
+        for name, (value, dim) in derived.items():
+            values[name], dims[name] = value, dim
+        return values, dims
+
+
+class PymcMarketingBackend:
+    """`params`: see `DEFAULTS` and the module docstring. `inference`: NUTS only;
+    num_warmup, num_samples, num_chains and target_accept are used (study default 0.9)."""
+
+    name = "pymc-marketing"
+
+    def fit(
+        self, train: Dataset, params: dict[str, Any], seed: int, inference: dict[str, Any]
+    ) -> PymcMarketingFit:
+        p = validate_params(params)
+        if inference.get("method", "nuts") != "nuts":
+            raise Incompatible(
+                f"pymc-marketing is fitted with NUTS only, not {inference['method']!r}"
+            )
+        try:
+            import pymc_marketing  # noqa: F401
+        except ImportError as err:
+            raise Incompatible(INSTALL_HINT) from err
+        settings = {
+            "draws": int(inference.get("num_samples", 1000)),
+            "tune": int(inference.get("num_warmup", 1000)),
+            "chains": int(inference.get("num_chains", 4)),
+            "target_accept": float(inference.get("target_accept", 0.9)),
+        }
+        t0 = time.perf_counter()
+        mmm = build_mmm(train, p)
+        X, y = model_frame(train)
+        mmm.build_model(X, y)
+        build_s = time.perf_counter() - t0
+        idata, compile_s, sample_s = sample(mmm, p["sampler"], settings, seed)
+        free = [v.name for v in mmm.model.free_RVs]
+        diag = diagnostics(idata, free, build_s + compile_s, sample_s)
+        return _fit_from(mmm, idata, train, p, diag)
+
+
+def _fit_from(mmm: Any, idata: Any, train: Dataset, p: dict[str, Any], diag: Diagnostics):
+    """Collect the draws the outputs need; deterministic parameters (a non-centred
+    saturation_sigma) are recomputed from the free ones, as PyMC-Marketing's fit does."""
+    import pymc as pm
+
+    model = mmm.model
+    wanted = [
+        v.name
+        for v in model.deterministics
+        if v.name.startswith(("adstock_", "saturation_")) and v.name not in idata.posterior
+    ]
+    post = idata.posterior
+    if wanted:
+        post = pm.compute_deterministics(
+            post, var_names=wanted, model=model, merge_dataset=True, progressbar=False
+        )
+    coords = {
+        "geo": list(train.geos),
+        "channel": list(train.channels),
+        "control": list(train.control_names),
+        "fourier_mode": list(post["gamma_fourier"].coords["fourier_mode"].values)
+        if "gamma_fourier" in post
+        else [],
+    }
+    sizes = {"chain": post.sizes["chain"], "draw": post.sizes["draw"]}
+    empty = {
+        "gamma_control": np.zeros((sizes["chain"] * sizes["draw"], train.n_geos, 0)),
+        "gamma_fourier": np.zeros((sizes["chain"] * sizes["draw"], train.n_geos, 0)),
+    }
+    names = {
+        "adstock_alpha": ("adstock_alpha", ("geo", "channel")),
+        "sat_sigma": ("saturation_sigma", ("geo", "channel")),
+        "sat_beta": ("saturation_beta", ("geo", "channel")),
+        "sat_lam": ("saturation_lam", ("geo", "channel")),
+        "intercept": ("intercept_contribution", ("geo",)),
+        "y_sigma": ("y_sigma", ("geo",)),
+        "gamma_control": ("gamma_control", ("geo", "control")),
+        "gamma_fourier": ("gamma_fourier", ("geo", "fourier_mode")),
+    }
+    draws = {
+        key: _flat(post, name, coords, dims) if name in post else empty[key]
+        for key, (name, dims) in names.items()
+    }
+    native = {}
+    for name in ("adstock_alpha", "saturation_beta", "saturation_lam"):
+        own = tuple(d for d in post[name].dims if d not in ("chain", "draw"))
+        native[name] = (_flat(post, name, coords, own), own)
+    scales = mmm.scalers.sel(geo=coords["geo"], channel=coords["channel"])
+    return PymcMarketingFit(
+        draws=draws,
+        native=native,
+        channel_scale=np.asarray(scales["_channel"].transpose("geo", "channel").values, float),
+        target_scale=np.asarray(scales["_target"].values, float).reshape(train.n_geos),
+        l_max=p["l_max"],
+        fourier=tuple(coords["fourier_mode"]),
+        channels=train.channels,
+        geos=train.geos,
+        control_names=train.control_names,
+        diagnostics=diag,
+        num_chains=diag.num_chains,
+        idata=idata,
+        mmm=mmm,
+    )
