@@ -26,12 +26,12 @@ mean and standard deviation over geos × times; media by population × each chan
 non-zero population-scaled media; controls are centred and scaled per control.
 
 Out: every `BackendFit` output is computed with this module's numpy code from the posterior
-draws and those scale factors, for any window: Meridian's own analysis tools only read the
-window it was fitted on. The baseline ``mu_t`` of a period outside the training window is
-the nearest training period's (Meridian interpolates between knots and holds the end knots
-flat beyond them, so this is its own rule continued). Held-out adstock reads the window's
-history. The test suite checks the training-window result against Meridian's
-``Analyzer.expected_outcome``.
+draws and those scale factors, for any window: Meridian's ``Analyzer.expected_outcome``
+refuses periods outside the window it was fitted on. The baseline ``mu_t`` of a period
+outside the training window is the nearest training period's (Meridian interpolates between
+knots and holds the end knots flat beyond them, so this is its own rule continued).
+Held-out adstock reads the window's history. The test suite checks the training window
+against Meridian's expected and incremental outcomes.
 
 Timing (`Diagnostics`): ``compile_s`` is building ``InputData`` and the ``Meridian`` model
 plus the seconds JAX itself reports tracing, lowering and XLA-compiling inside
