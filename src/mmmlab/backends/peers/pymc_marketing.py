@@ -122,11 +122,21 @@ def model_frame(dataset: Dataset) -> tuple[Any, Any]:
 
 def build_mmm(dataset: Dataset, p: dict[str, Any]) -> Any:
     """The study's `MMM` (module docstring) with `p['priors']` over its model config."""
+    from pymc_extras.deserialize import deserialize
     from pymc_extras.prior import Prior
     from pymc_marketing.mmm import GeometricAdstock, HillSaturationSigmoid
     from pymc_marketing.mmm.multidimensional import MMM
     from pymc_marketing.special_priors import LogNormalPrior
 
+    overrides = {}
+    for name, prior in p["priors"].items():
+        try:
+            overrides[name] = deserialize(prior) if isinstance(prior, dict) else prior
+        except Exception as err:  # pymc-extras raises its own error types
+            raise ValueError(
+                f"priors.{name}: {err} Give a Prior or its dict form, e.g. "
+                '{"dist": "Beta", "kwargs": {"alpha": 1, "beta": 3}, "dims": ["channel"]}'
+            ) from None
     if dataset.n_geos == 1:
         sigma = LogNormalPrior(mean=0.25, std=0.25, dims=("channel",))
     else:
@@ -137,29 +147,26 @@ def build_mmm(dataset: Dataset, p: dict[str, Any]) -> Any:
             centered=False,
         )
     per_channel = Prior("HalfNormal", sigma=1.5, dims=("channel",))
-    try:
-        return MMM(
-            date_column="date",
-            target_column="y",
-            channel_columns=list(dataset.channels),
-            control_columns=list(dataset.control_names) or None,
-            dims=("geo",),
-            scaling={
-                "channel": {"method": "max", "dims": ()},
-                "target": {"method": "max", "dims": ()},
-            },
-            adstock=GeometricAdstock(
-                l_max=p["l_max"],
-                priors={"alpha": Prior("Beta", alpha=1, beta=3, dims=("channel",))},
-            ),
-            saturation=HillSaturationSigmoid(
-                priors={"sigma": sigma, "beta": per_channel, "lam": per_channel}
-            ),
-            yearly_seasonality=p["yearly_seasonality"] or None,
-            model_config=dict(p["priors"]) or None,
-        )
-    except (TypeError, ValueError, KeyError) as err:
-        raise ValueError(f"pymc-marketing priors {sorted(p['priors'])}: {err}") from err
+    return MMM(
+        date_column="date",
+        target_column="y",
+        channel_columns=list(dataset.channels),
+        control_columns=list(dataset.control_names) or None,
+        dims=("geo",),
+        scaling={
+            "channel": {"method": "max", "dims": ()},
+            "target": {"method": "max", "dims": ()},
+        },
+        adstock=GeometricAdstock(
+            l_max=p["l_max"],
+            priors={"alpha": Prior("Beta", alpha=1, beta=3, dims=("channel",))},
+        ),
+        saturation=HillSaturationSigmoid(
+            priors={"sigma": sigma, "beta": per_channel, "lam": per_channel}
+        ),
+        yearly_seasonality=p["yearly_seasonality"] or None,
+        model_config=overrides or None,
+    )
 
 
 @contextmanager
@@ -331,7 +338,7 @@ class PymcMarketingFit:
             "tgk,sgk->stg", dataset.controls, d["gamma_control"]
         )
         if self.fourier:
-            x = 2 * np.pi * np.asarray(dataset.dates.dayofyear, float) / DAYS_IN_YEAR
+            x = 2 * np.pi * np.asarray(dataset.dates.day_of_year, float) / DAYS_IN_YEAR
             waves = {"sin": np.sin, "cos": np.cos}
             modes = np.stack(
                 [waves[w](int(k) * x) for w, k in (m.split("_") for m in self.fourier)], axis=1
