@@ -29,8 +29,9 @@ columns, the controls and the target, one row per (date, geo).
 Out: PyMC-Marketing can only carry adstock into the periods right after its training data
 (``include_last_observations``), so every `BackendFit` output is computed by this module from
 the posterior draws and the model's scales, for any window, with the window's history rows
-feeding the adstock. The peer tests check this against PyMC-Marketing's own in-sample
-``channel_contribution``.
+feeding the adstock. The peer tests check it against PyMC-Marketing's own graph on the
+training window (contributions, mean and log-likelihood). PyMC-Marketing starts the training
+window's adstock from zero, so fit a window without history (as `Dataset.split`'s train is).
 
 Timing (`Diagnostics`): ``compile_s`` covers building the model (``MMM`` + ``build_model``)
 and, per sampler, pymc: everything ``pm.sample`` does besides its sampling loop (NUTS set-up,
@@ -39,6 +40,8 @@ the C compilation of log-density and gradient, initial points); nutpie:
 XLA compilation inside the sampler call (the union of JAX's monitoring time spans).
 ``sample_s`` is pymc's own sampling-loop time, or the sampler call less that compilation.
 R-hat and ESS cover the free random variables only (``model.free_RVs``), no deterministics.
+The pymc sampler runs one process per core (PyMC's default takes half the CPUs); in a pip
+environment PyTensor links no BLAS for its C code, as it warns.
 """
 
 from __future__ import annotations
@@ -393,8 +396,9 @@ class PymcMarketingFit:
 
 
 class PymcMarketingBackend:
-    """`params`: see `DEFAULTS` and the module docstring. `inference`: NUTS only;
-    num_warmup, num_samples, num_chains and target_accept are used (study default 0.9)."""
+    """`params`: see `DEFAULTS` and the module docstring. `inference`: NUTS only, with a
+    diagonal mass matrix; num_warmup, num_samples, num_chains and target_accept (study default
+    0.9) are used, the samplers' own maximum tree depth (10) applies."""
 
     name = "pymc-marketing"
 
@@ -406,6 +410,8 @@ class PymcMarketingBackend:
             raise Incompatible(
                 f"pymc-marketing is fitted with NUTS only, not {inference['method']!r}"
             )
+        if inference.get("dense_mass"):
+            raise Incompatible("pymc-marketing's samplers adapt a diagonal mass matrix here")
         try:
             import pymc_marketing  # noqa: F401
         except ImportError as err:
