@@ -105,11 +105,15 @@ def _check_shapes(fit, train, test) -> None:
 def _check_against_library(fit, train) -> None:
     """Our numpy outputs on the training window equal PyMC-Marketing's own graph."""
     names = ["channel_contribution", "yearly_seasonality_contribution"]
+    names += ["total_media_contribution_original_scale"]
     names += ["control_contribution"] if train.n_controls else []
     theirs = _theirs(fit, names)
     y = fit.target_scale
     media = theirs["channel_contribution"] * y[:, None]  # (S, T, G, C) in target units
-    np.testing.assert_allclose(fit.contributions(train), media, rtol=1e-9, atol=1e-9)
+    contributions = fit.contributions(train)
+    np.testing.assert_allclose(contributions, media, rtol=1e-9, atol=1e-9)
+    total = theirs["total_media_contribution_original_scale"]  # (S,): the fitted media effect
+    np.testing.assert_allclose(contributions.sum(axis=(1, 2, 3)), total, rtol=1e-9)
     mean = theirs["yearly_seasonality_contribution"] + theirs["channel_contribution"].sum(-1)
     if train.n_controls:
         mean = mean + theirs["control_contribution"].sum(-1)
