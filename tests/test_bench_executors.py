@@ -232,7 +232,7 @@ def test_ray_runs_cells_and_maps_errors_timeouts_and_deaths(ray_instance):
     started: list[str] = []
     finished: list[Outcome] = []
     tasks = _tasks(  # the slow cell first: its timeout runs while the others go through
-        ("sleep", 60),
+        ("sleep", 120),
         ("return", 1),
         ("raise", "ray-boom-7"),
         ("exit", 3),
@@ -242,7 +242,7 @@ def test_ray_runs_cells_and_maps_errors_timeouts_and_deaths(ray_instance):
         "MMMLAB_EXECUTOR_TEST_VAR": "on-ray",
         "PYTHONPATH": str(TESTS_DIR),
     }  # Ray workers get no sys.path
-    executor = RayExecutor(timeout_s=20, env=env)  # Ray worker start-up is slow on a busy machine
+    executor = RayExecutor(timeout_s=45, env=env)  # Ray worker start-up is slow on a busy machine
     outcomes = executor.run(
         tasks,
         TASKS_FN,
