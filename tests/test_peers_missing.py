@@ -16,6 +16,7 @@ from mmmlab.bench.store import Store
 pytestmark = pytest.mark.xdist_group("bench")
 PEERS = [  # (backend, module its extra installs, params, install hint)
     ("pymc-marketing", "pymc_marketing", {"sampler": "nutpie"}, "pip install 'mmmlab[pymc]'"),
+    ("meridian", "meridian", {"max_lag": 8}, "pip install 'mmmlab[meridian]'"),
 ]
 
 
