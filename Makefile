@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-peers test-peers-pymc test-peers-meridian lint format bench bench-recovery clean
+.PHONY: demo test test-slow test-peers test-peers-pymc test-peers-meridian param-recovery lint format bench bench-recovery clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or run: make PYTHON=python3 ...)"; exit 1; }
@@ -51,6 +51,12 @@ test-peers-pymc: $(PYMC_VENV)/.installed
 	$(PYMC_VENV)/bin/python -m pytest -m peers tests/peers/test_pymc_marketing.py
 
 test-peers: test-peers-pymc test-peers-meridian
+
+# The parameter-recovery study: mmmlab here, each peer in its own environment (built if missing).
+# Narrow it with ONLY=..., e.g. make param-recovery ONLY=small_business
+PARAM_RECOVERY_OUT ?= runs/param-recovery
+param-recovery: $(STAMP) $(PYMC_VENV)/.installed $(MERIDIAN_VENV)/.installed
+	$(BIN)/mmmlab bench run param-recovery --out $(PARAM_RECOVERY_OUT) $(if $(ONLY),--only $(ONLY))
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/fit_speed.py

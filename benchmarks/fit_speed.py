@@ -104,7 +104,7 @@ def run_reference(name: str, dataset, seeds: list[int]) -> list[dict]:
         mcmc.run(jax.random.PRNGKey(seed), data, y, extra_fields=("diverging",))
         samples = mcmc.get_samples(group_by_chain=True)
         wall = time.perf_counter() - t0
-        rhat, ess, _ = convergence({k: np.asarray(v) for k, v in samples.items()})
+        rhat, ess, *_ = convergence({k: np.asarray(v) for k, v in samples.items()})
         div = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
         rows.append(row(name, "numpyro", seed, float("nan"), float("nan"), wall, ess, rhat, div))
     return rows

@@ -34,6 +34,14 @@ def _write_pid_and_sleep(arg: tuple[str, float]) -> None:
     time.sleep(seconds)
 
 
+def _hold(arg: tuple[int, float]) -> int:
+    """Keep `n_bytes` resident (written, so every page counts) for `seconds`."""
+    n_bytes, seconds = arg
+    block = b"\x01" * n_bytes
+    time.sleep(seconds)
+    return len(block)
+
+
 ACTIONS = {
     "return": lambda arg: arg,
     "raise": _raise,
@@ -44,6 +52,7 @@ ACTIONS = {
     "env": lambda arg: os.environ.get(arg),
     "env_at_import": lambda arg: ENV_AT_IMPORT.get(arg),
     "allocate": lambda n_bytes: len(bytearray(n_bytes)),
+    "hold": _hold,
     "unpicklable": lambda arg: threading.Lock(),
     "pid_file_sleep": _write_pid_and_sleep,
 }

@@ -22,10 +22,12 @@ PEERS = [  # (backend, module its extra installs, params, install hint)
 
 @pytest.mark.parametrize(("backend", "module", "params", "hint"), PEERS)
 def test_a_missing_peer_library_skips_its_cells_with_the_install_hint(
-    tmp_path, backend, module, params, hint
+    tmp_path, monkeypatch, backend, module, params, hint
 ):
     if importlib.util.find_spec(module) is not None:
         pytest.skip(f"{module} is installed here")
+    extra = "PYMC" if backend == "pymc-marketing" else "MERIDIAN"
+    monkeypatch.setenv(f"MMMLAB_PYTHON_{extra}", "none")  # not its .venv-EXTRA either
     spec = {
         "name": "missing-peer",
         "datasets": [{"preset": "small_business"}],

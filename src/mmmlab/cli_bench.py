@@ -17,7 +17,7 @@ bench_app = typer.Typer(
     no_args_is_help=True, help="Benchmark grids: dataset × model × variant × seed."
 )
 console = Console()
-SUITES = ("quick", "hill-mixture", "hill-mixture-real", "hill-mixture-public")
+SUITES = ("quick", "hill-mixture", "hill-mixture-real", "hill-mixture-public", "param-recovery")
 NEEDS_DATA = {"hill-mixture-real": None, "hill-mixture-public": "../shared/data"}
 DEFAULT_ROOT = Path("runs/bench")
 

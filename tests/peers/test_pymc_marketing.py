@@ -175,7 +175,9 @@ def test_diagnostics_are_finite_and_over_free_parameters(fitted):
     assert (d.num_chains, d.num_draws, d.method) == (2, 100, "nuts")
     free = [v.name for v in fit.mmm.model.free_RVs]
     expected = convergence({k: fit.idata.posterior[k].values for k in free})
-    np.testing.assert_allclose((d.max_rhat, d.min_ess_bulk, d.min_ess_tail), expected)
+    np.testing.assert_allclose(
+        (d.max_rhat, d.min_ess_bulk, d.min_ess_tail, d.median_ess_bulk), expected
+    )
     assert "saturation_sigma" not in free and "channel_contribution" not in free
 
 

@@ -249,7 +249,7 @@ def _with_diagnostics(
 ) -> HillMixtureFit:
     """Plain R-hat over raw sites, and label-invariant R-hat/ESS (the convergence verdict)."""
     chains, draws = settings.num_chains, settings.num_samples
-    plain_rhat, _, _ = convergence(raw)
+    plain_rhat = convergence(raw).max_rhat
     d = fitted.draws
     s_train, _ = fitted._window(train)
     levels = np.quantile(s_train.mean(axis=0), CURVE_QUANTILES)

@@ -15,6 +15,7 @@ import numpy as np
 
 from mmmlab.backends import Incompatible, get_backend
 from mmmlab.bench.grid import Cell, expand_variants, thaw
+from mmmlab.bench.isolated import peer_python
 from mmmlab.bench.lift import lift_metrics, lift_tests_for
 from mmmlab.bench.spec import BenchSpec
 from mmmlab.bench.variants import NotApplicable, apply_data
@@ -61,6 +62,8 @@ def payload_of(cell: Cell, spec: BenchSpec, artifacts: Path | None) -> dict[str,
         "convergence": spec.convergence.model_dump(),
         "artifacts": None if artifacts is None else str(artifacts),
         "save_posterior": spec.run.save_posterior,
+        "memory_gb": spec.run.memory_gb,
+        "python": peer_python(model.backend),
     }
 
 
@@ -123,13 +126,37 @@ def _load(d: dict[str, Any], seed: int):
 
 
 def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
-    """Fit and score one cell. Returns {"metrics": [(metric, key, value)], "skipped": reason}."""
+    """Fit and score one cell. Returns {"metrics": [(metric, key, value)], "skipped": reason}.
+
+    A cell whose backend lives in another environment (``payload["python"]``, a peer library's
+    interpreter) runs there in a child process (`bench.isolated`). ``peak_memory_gb`` is the
+    highest resident memory of this process and its children while the cell ran.
+    """
+    from mmmlab.bench.resources import PeakMemory
+
+    with PeakMemory() as peak:
+        if payload.get("python"):
+            from mmmlab.bench.isolated import run_isolated
+
+            out = run_isolated(payload)
+        else:
+            out = run_here(payload)
+    if out["skipped"] is None:
+        out["metrics"].append(("peak_memory_gb", "", peak.gib))
+    return out
+
+
+def run_here(payload: dict[str, Any]) -> dict[str, Any]:
+    """Fit and score one cell in this process (what `run_cell` does without its wrapping)."""
     t0 = time.perf_counter()
     try:
         windows, truth = fit_inputs(payload)
     except NotApplicable as err:
         return {"metrics": [], "skipped": str(err)}
     train, val, test = windows
+    too_big = _over_budget(payload, train)
+    if too_big:
+        return {"metrics": [], "skipped": too_big}
     backend = get_backend(payload["backend"])
     inference = dict(payload["inference"])
     try:
@@ -145,6 +172,25 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
         result.fit.save(str(Path(payload["artifacts"]) / "fit"))
     metrics.append(("cell_seconds", "", time.perf_counter() - t0))
     return {"metrics": metrics, "skipped": None}
+
+
+def _over_budget(payload: dict[str, Any], train: Dataset) -> str | None:
+    """The skip reason when scoring the posterior alone would exceed the memory budget."""
+    from mmmlab.bench.resources import output_gib
+
+    budget = payload.get("memory_gb")
+    inference = payload["inference"]
+    if budget is None or inference.get("method", "nuts") != "nuts":
+        return None
+    draws = inference["num_chains"] * inference["num_samples"]
+    need = output_gib(draws, train.n_time, train.n_geos, train.n_channels)
+    if need <= budget:
+        return None
+    return (
+        f"would exceed the memory budget: {draws} draws of {train.n_time} periods × "
+        f"{train.n_geos} geos × {train.n_channels} channels need {need:.1f} GiB to score, over "
+        f"run.memory_gb = {budget:g}"
+    )
 
 
 def fit_inputs(payload: dict[str, Any]):
@@ -180,7 +226,7 @@ def data_variant(dataset: Dataset, truth, payload: dict[str, Any]):
 def score(result, windows: dict[str, Dataset | None], truth, payload: dict) -> list[Metric]:
     """Every requested metric group of one fitted cell."""
     from mmmlab.metrics import fit_metrics
-    from mmmlab.metrics.predictive import crps, interval_coverage, rmse
+    from mmmlab.metrics.predictive import crps, durbin_watson, interval_coverage, rmse, srmse
     from mmmlab.metrics.robyn import adjusted_r2
 
     groups = set(payload["metrics"])
@@ -198,9 +244,13 @@ def score(result, windows: dict[str, Dataset | None], truth, payload: dict) -> l
             out.append((f"{name}_rmse", "", rmse(window.target, point)))
             out.append((f"{name}_coverage_90", "", interval_coverage(window.target, draws)))
             out.append((f"{name}_crps", "", crps(window.target, draws)))
-        if "robyn" in groups:
+        if "robyn" in groups or "fit" in groups:
             for metric, value in fit_metrics(window.target, point).items():
                 out.append((f"{metric}_{name}", "", value))
+        if "fit" in groups:
+            out.append((f"srmse_{name}", "", srmse(window.target, point)))
+            out.append((f"durbin_watson_{name}", "", durbin_watson(window.target, point)))
+        if "robyn" in groups:
             n_features = getattr(result, "n_features", None)
             if n_features is not None:
                 y, y_hat = window.target.ravel(), point.ravel()
@@ -229,7 +279,10 @@ def score(result, windows: dict[str, Dataset | None], truth, payload: dict) -> l
         out += [
             ("compile_s", "", d.compile_s),
             ("sample_s", "", d.sample_s),
+            ("fit_s", "", d.compile_s + d.sample_s),
             ("ess_per_s", "", d.ess_per_s),
+            ("median_ess_bulk", "", d.median_ess_bulk),
+            ("median_ess_per_s", "", d.median_ess_bulk / max(d.compile_s + d.sample_s, 1e-9)),
         ]
     if "loo" in groups:
         out += _loo(result, train, payload)
@@ -247,7 +300,10 @@ def score(result, windows: dict[str, Dataset | None], truth, payload: dict) -> l
             out.append(("roas", ch, float(np.nanmean(roas[:, c]))))
             out.append(("effect_share", ch, float(share[c])))
     if "recovery" in groups and truth is not None:
-        out += _recovery(contributions, roas, train, truth)
+        from mmmlab.bench.recovery_scores import recovery_metrics
+
+        params = result.parameters() if hasattr(result, "parameters") else None
+        out += recovery_metrics(contributions, roas, train, truth, params)
     tests = lift_tests_for(payload["dataset"].get("lift_tests"), train, truth)
     if tests:
         out += lift_metrics(result, train, tests)
@@ -267,27 +323,3 @@ def _loo(result, train: Dataset, payload: dict) -> list[Metric]:
     return [(k, "", found[k]) for k in ("elpd_loo", "p_loo", "pareto_k_bad")] + [
         ("elpd_loo_se", "", found["se"])
     ]
-
-
-def _recovery(contributions, roas, train: Dataset, truth) -> list[Metric]:
-    from mmmlab.metrics.recovery import contribution_recovery, covers
-
-    rows = train.time_index
-    true_contrib = truth.contributions[rows]
-    spend = train.spend.sum(axis=(0, 1))
-    true_roas = true_contrib.sum(axis=(0, 1)) / np.where(spend > 0, spend, np.nan)
-    cover = covers(np.nan_to_num(roas), np.nan_to_num(true_roas), 0.9)
-    summed = contribution_recovery(contributions.mean(axis=0).sum(axis=1), true_contrib.sum(axis=1))
-    out: list[Metric] = []
-    for c, ch in enumerate(train.channels):
-        out += [
-            ("roas_true", ch, true_roas[c]),
-            ("roas_cover90", ch, float(cover[c])),
-            ("contribution_srmse", ch, summed["srmse"][c]),
-        ]
-    out += [
-        ("roas_coverage_90", "", float(np.mean(cover))),
-        ("roas_mae", "", float(np.nanmean(np.abs(np.nanmean(roas, axis=0) - true_roas)))),
-        ("contribution_srmse_median", "", float(np.nanmedian(summed["srmse"]))),
-    ]
-    return out

@@ -34,6 +34,7 @@ __all__ = ["LocalExecutor", "Outcome", "Task", "make_executor", "resolve"]
 
 EXECUTOR_KINDS = ("local", "ray")
 _POLL_S = 1.0  # longest driver wait between checks of timeouts
+_MEMORY_POLL_S = 0.5  # ... and between checks of workers' memory, under a memory budget
 _STOP_GRACE_S = 3.0  # how long idle workers get to exit on their own at the end of a run
 _MAX_BOOT_FAILURES = 3  # workers ending before they are ready, in a row, before the run gives up
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -276,6 +277,9 @@ class LocalExecutor:
     env : dict of str to str, optional
         Environment variables each worker has from its start, before it imports anything
         (e.g. ``XLA_FLAGS`` for one JAX device per worker, ``MMMLAB_CACHE_DIR``).
+    memory_gb : float, optional
+        Per-task memory budget (GiB) over the worker's whole process tree, checked every half
+        second: a worker over it is killed and its task fails, saying how much it held.
 
     Notes
     -----
@@ -288,9 +292,11 @@ class LocalExecutor:
         n_workers: int | None = None,
         timeout_s: float | None = None,
         env: dict[str, str] | None = None,
+        memory_gb: float | None = None,
     ) -> None:
         self.n_workers = _check_count(n_workers) or os.cpu_count() or 1
         self.timeout_s = _check_timeout(timeout_s)
+        self.memory_gb = _check_positive(memory_gb, "memory_gb", "GiB")
         self.env = _check_env(env)
 
     def run(
@@ -398,7 +404,7 @@ class _LocalRun:
         """Wait for a message, a dead worker or the next deadline, and handle what came."""
         timeout_s = self.executor.timeout_s
         busy = [w for w in self.workers if w.index is not None]
-        wait_s = _POLL_S
+        wait_s = _POLL_S if self.executor.memory_gb is None else _MEMORY_POLL_S
         if timeout_s is not None and busy:
             first = min(w.started for w in busy)
             wait_s = min(wait_s, max(0.0, first + timeout_s - time.monotonic()))
@@ -413,7 +419,15 @@ class _LocalRun:
                 self._bury(by_sentinel[item])
         for worker in list(self.workers) if timeout_s is not None else ():
             if worker.index is not None and time.monotonic() - worker.started >= timeout_s:
-                self._expire(worker, timeout_s)
+                self._expire(worker, f"timed out after {timeout_s:g} s")
+        budget = self.executor.memory_gb
+        if budget is not None:  # imported here: a worker process runs this file without mmmlab
+            from mmmlab.bench.resources import GIB, budget_text, tree_rss
+        for worker in list(self.workers) if budget is not None else ():
+            if worker.index is not None and worker.process.pid is not None:
+                used = tree_rss(worker.process.pid) / GIB
+                if used > budget:
+                    self._expire(worker, budget_text(used, budget))
 
     def _receive(self, worker: _Worker) -> None:
         try:
@@ -456,15 +470,15 @@ class _LocalRun:
                 )
         self._refill()
 
-    def _expire(self, worker: _Worker, timeout_s: float) -> None:
-        """Kill a worker whose task ran past the timeout; fail the task, start a replacement."""
+    def _expire(self, worker: _Worker, error: str) -> None:
+        """Kill a worker whose task ran past its time or memory budget; fail the task with
+        `error`, start a replacement."""
         if worker.conn.poll():  # it finished, or died, just in time
             self._receive(worker)
             if worker.index is None or worker not in self.workers:
                 return
         self._discard(worker, grace_s=0.0)
         seconds = time.monotonic() - worker.started
-        error = f"timed out after {timeout_s:g} s"
         self.job.report(worker.index, "failed", error, seconds, worker.ident)
         self._refill()
 
@@ -480,11 +494,13 @@ def make_executor(
     timeout_s: float | None = None,
     address: str | None = None,
     env: dict[str, str] | None = None,
+    memory_gb: float | None = None,
 ) -> LocalExecutor | Any:
     """Build the executor named ``kind``: ``'local'`` processes or ``'ray'``.
 
     ``n_workers`` is the local worker processes, or Ray's tasks in flight at most; ``address``
     is Ray's cluster (None starts a local instance) and an error for the local executor.
+    ``memory_gb`` is the local executor's per-task memory budget (Ray has its own monitor).
 
     Raises
     ------
@@ -497,7 +513,7 @@ def make_executor(
                 f"address {address!r} is for the ray executor; the local executor runs on this "
                 "machine (use the ray executor to connect to a cluster)"
             )
-        return LocalExecutor(n_workers=n_workers, timeout_s=timeout_s, env=env)
+        return LocalExecutor(n_workers=n_workers, timeout_s=timeout_s, env=env, memory_gb=memory_gb)
     if kind == "ray":
         from mmmlab.bench.ray_executor import RayExecutor
 
@@ -514,9 +530,13 @@ def _check_count(n_workers: int | None) -> int | None:
 
 
 def _check_timeout(timeout_s: float | None) -> float | None:
-    if timeout_s is not None and not timeout_s > 0:
-        raise ValueError(f"timeout_s must be positive seconds or None, got {timeout_s!r}")
-    return None if timeout_s is None else float(timeout_s)
+    return _check_positive(timeout_s, "timeout_s", "seconds")
+
+
+def _check_positive(value: float | None, name: str, unit: str) -> float | None:
+    if value is not None and not value > 0:
+        raise ValueError(f"{name} must be positive {unit} or None, got {value!r}")
+    return None if value is None else float(value)
 
 
 def _check_env(env: dict[str, str] | None) -> dict[str, str]:

@@ -43,6 +43,7 @@ CAPTIONS = {
     "roas_recovery": "Estimated against true ROAS, one point per cell and channel; dashed: y = x.",
     "runtime": "Wall-clock seconds per done cell, by model.",
     "tradeoff": "NRMSE against DECOMP.RSSD per done cell: colour = variant, marker = model.",
+    "engine_speed": "Min bulk ESS per second of fit time (compile included), median over seeds.",
 }
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d232b;
@@ -191,6 +192,7 @@ def build_sections(
     figures["roas_recovery"] = roas_recovery_figure(metrics)
     figures["runtime"] = runtime_figure(cells)
     config_blocks = configuration_blocks(cells, metrics, pareto or {}, figures)
+    engine_blocks = comparison_blocks(cells, metrics, figures)
     shown = {k: f for k, f in figures.items() if f is not None}
 
     def figure(name: str, missing: str) -> Block:
@@ -237,6 +239,7 @@ def build_sections(
     runtime_table = runtime.agg(n="count", median="median", max="max", total="sum").reset_index()
     parts = [
         ("Overview", overview),
+        ("Engine comparison", engine_blocks),
         ("Convergence", [
             _table_or_note(tables["convergence"], "No done cells recorded."),
             figure("convergence", "No convergence flags recorded."),
@@ -260,6 +263,36 @@ def build_sections(
     ]  # fmt: skip
     sections = [Section(t, t.lower().replace(" ", "-"), b) for t, b in parts if b]
     return sections, shown
+
+
+def comparison_blocks(
+    cells: pd.DataFrame, metrics: pd.DataFrame, figures: dict[str, Figure | None]
+) -> list[Block]:
+    """Engines side by side per dataset (`bench.comparison`; adds its figure to `figures`);
+    empty unless two or more models recorded fit times."""
+    from mmmlab.bench import comparison as cmp
+
+    timed = metrics.loc[metrics["metric"] == "fit_s", "model"].nunique()
+    if timed < 2:
+        return []
+    table = cmp.engine_table(cells, metrics)
+    ref = cmp.reference_engine(cells)
+    figures["engine_speed"] = cmp.speed_figure(table)
+    blocks = [
+        Block("text", f"Medians over seeds; coverage pooled over channel × seed. "
+              f"'{ref} ESS/s ÷' is {ref}'s min ESS/s over each engine's (> 1: {ref} is faster). "
+              "ESS is bulk ESS over free parameters; fit s = compile s + sample s."),
+        Block("heading", "Targets"),
+        _table_or_note(cmp.targets(table, ref), f"No finished {ref} cell to compare."),
+        Block("heading", "Every engine"),
+        _table_or_note(table, "No finished cells."),
+    ]  # fmt: skip
+    if figures["engine_speed"] is not None:
+        blocks.append(Block("figure", "engine_speed"))
+    missing = cmp.not_finished(cells)
+    if not missing.empty:
+        blocks += [Block("heading", "Not finished"), Block("table", missing)]
+    return blocks
 
 
 def configuration_blocks(

@@ -97,6 +97,7 @@ def run_benchmark(
             timeout_s=timeout,
             address=address,
             env=worker_env(n_workers),
+            memory_gb=spec.run.memory_gb if executor == "local" else None,
         )
         started = time.monotonic()
         finished = 0

@@ -134,15 +134,31 @@ class ConvergenceSpec(BaseModel):
 
 class RunSpec(BaseModel):
     """Execution defaults (command-line flags override them); `save_posterior` keeps each
-    cell's fitted posterior (NetCDF, reloadable with `mmmlab.load`) in its artifact folder."""
+    cell's fitted posterior (NetCDF, reloadable with `mmmlab.load`) in its artifact folder.
+
+    The resource guard: `timeout_s` is each cell's time budget; `memory_gb` its memory budget
+    over the worker's process tree (local executor). A cell whose posterior outputs alone
+    would need more is skipped before it fits; one that grows past it is killed and failed,
+    with the figures as its reason.
+    """
 
     model_config = _STRICT
     timeout_s: float | None = Field(1800.0, gt=0)
+    memory_gb: float | None = Field(None, gt=0)
     workers: int | None = Field(None, ge=1)
     save_posterior: bool = False
 
 
-METRIC_GROUPS = ("predictive", "loo", "convergence", "cost", "robyn", "channels", "recovery")
+METRIC_GROUPS = (
+    "predictive",
+    "loo",
+    "convergence",
+    "cost",
+    "robyn",
+    "channels",
+    "recovery",
+    "fit",
+)
 
 
 class BenchSpec(BaseModel):

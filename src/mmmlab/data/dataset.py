@@ -256,7 +256,8 @@ class Dataset:
     def _position(self, at: float | str | pd.Timestamp, key: str) -> int:
         """Rows up to `at`: a fraction of the rows, or a date (inclusive)."""
         if isinstance(at, float):
-            if not 0.0 < at < 1.0:
+            whole = key == "train" and at == 1.0  # every row trains: an in-sample study
+            if not (0.0 < at < 1.0 or whole):
                 raise DatasetError(f"split: {key}={at} must be a fraction in (0, 1) or a date")
             return int(round(at * self.n_time))
         ts = pd.Timestamp(at)
@@ -270,8 +271,9 @@ class Dataset:
     ) -> Split:
         """Cut into contiguous train / validation / test windows.
 
-        Fractions give each window's share of the rows; dates give the last date of that
-        window (inclusive). Test takes the rest when not given. Later windows keep the spend
+        Fractions give each window's share of the rows (``train=1.0``: all of them, no
+        held-out windows); dates give the last date of that window (inclusive). Test takes
+        the rest when not given. Later windows keep the spend
         before them as adstock history and keep counting `time_index`.
         """
         n = self.n_time

@@ -209,7 +209,7 @@ def run_sbc(
             post = {
                 k: np.asarray(v) for k, v in constrain(s.key, model, args, settings, run.z).items()
             }
-            rhat, ess_bulk, _ = convergence(post)
+            rhat, ess_bulk, *_ = convergence(post)
             rows.append(
                 {
                     "sim": i,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import arviz as az
 import numpy as np
@@ -23,6 +23,7 @@ class Diagnostics:
     compile_s, sample_s : seconds compiling and sampling (apart)
     ess_per_s : min_ess_bulk per second of fit time (compile + sampling)
     num_chains, num_draws : posterior draws per chain; method : 'nuts' | 'map' | 'svi'
+    median_ess_bulk : median bulk ESS over every free parameter element
     """
 
     max_rhat: float
@@ -36,6 +37,7 @@ class Diagnostics:
     num_chains: int
     num_draws: int
     method: str
+    median_ess_bulk: float = math.nan
 
     @property
     def converged(self) -> bool:
@@ -74,23 +76,37 @@ class Diagnostics:
         return cls(**{k: (math.nan if v is None else v) for k, v in raw.items()})
 
 
-def convergence(draws: dict[str, np.ndarray]) -> tuple[float, float, float]:
-    """(max R-hat, min bulk ESS, min tail ESS) over every element of every site.
+class Convergence(NamedTuple):
+    """R-hat and ESS over every element of every site (NaN with fewer than 4 draws)."""
+
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    median_ess_bulk: float
+
+
+def convergence(draws: dict[str, np.ndarray]) -> Convergence:
+    """Max R-hat, min bulk / tail ESS and median bulk ESS over every element of every site.
 
     draws : site -> array (chain, draw, *shape).
     """
     data = {k: np.asarray(v) for k, v in draws.items()}
     if next(iter(data.values())).shape[1] < 4:
-        return math.nan, math.nan, math.nan
+        return Convergence(math.nan, math.nan, math.nan, math.nan)
     rhat = az.rhat(data)
     bulk = az.ess(data, method="bulk")
     tail = az.ess(data, method="tail")
 
-    def reduce(ds, fn) -> float:
-        values = [float(fn(ds[k].values)) for k in ds.data_vars]
-        return fn(np.asarray(values))
+    def elements(ds) -> np.ndarray:
+        return np.concatenate([np.ravel(ds[k].values) for k in ds.data_vars])
 
-    return reduce(rhat, np.nanmax), reduce(bulk, np.nanmin), reduce(tail, np.nanmin)
+    bulk_all = elements(bulk)
+    return Convergence(
+        float(np.nanmax(elements(rhat))),
+        float(np.nanmin(bulk_all)),
+        float(np.nanmin(elements(tail))),
+        float(np.nanmedian(bulk_all)),
+    )
 
 
 def bfmi(energy: np.ndarray) -> float:
@@ -104,19 +120,20 @@ def bfmi(energy: np.ndarray) -> float:
 def nuts_diagnostics(draws: dict[str, np.ndarray], run, num_chains: int, num_draws: int):
     """`Diagnostics` of a NUTS run: convergence over `draws` (site -> (chain, draw, ...)),
     divergences and E-BFMI from the run's sample stats, compile and sampling time apart."""
-    rhat, ess_bulk, ess_tail = convergence(draws)
+    conv = convergence(draws)
     stats = {k: np.asarray(v) for k, v in run.stats._asdict().items()}
     total = run.compile_s + run.sample_s
     return Diagnostics(
-        max_rhat=rhat,
-        min_ess_bulk=ess_bulk,
-        min_ess_tail=ess_tail,
+        max_rhat=conv.max_rhat,
+        min_ess_bulk=conv.min_ess_bulk,
+        min_ess_tail=conv.min_ess_tail,
         divergences=int(stats["diverging"].sum()),
         min_bfmi=bfmi(stats["energy"]),
         compile_s=run.compile_s,
         sample_s=run.sample_s,
-        ess_per_s=ess_bulk / total if total > 0 else float("nan"),
+        ess_per_s=conv.min_ess_bulk / total if total > 0 else float("nan"),
         num_chains=num_chains,
         num_draws=num_draws,
         method="nuts",
+        median_ess_bulk=conv.median_ess_bulk,
     )

@@ -1,6 +1,6 @@
 """Metrics as pure array functions with explicit axes."""
 
-from mmmlab.metrics.predictive import fit_metrics, mape, nrmse, r_squared
+from mmmlab.metrics.predictive import durbin_watson, fit_metrics, mape, nrmse, r_squared, srmse
 from mmmlab.metrics.recovery import (
     central_interval,
     contribution_recovery,
@@ -23,6 +23,7 @@ __all__ = [
     "contribution_recovery",
     "contribution_recovery_table",
     "covers",
+    "durbin_watson",
     "fit_metrics",
     "mape",
     "nrmse",
@@ -33,6 +34,7 @@ __all__ = [
     "roas_recovery",
     "sbc_rank",
     "sbc_summary",
+    "srmse",
     "thin",
     "uniformity_test",
 ]

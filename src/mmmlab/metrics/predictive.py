@@ -36,6 +36,23 @@ def fit_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     }
 
 
+def srmse(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """Root mean squared error over the mean of |actual| (scale-free, comparable across data)."""
+    actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
+    scale = np.abs(actual).mean()
+    return float(rmse(actual, predicted) / scale) if scale > 0 else float("nan")
+
+
+def durbin_watson(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """Durbin–Watson statistic of the residuals, time on the first axis (T, ...): each series
+    (e.g. each geo) is differenced in time on its own. About 2 without autocorrelation; near 0
+    when residuals drift together (missed trend or carry-over), near 4 when they alternate."""
+    resid = np.asarray(actual, float) - np.asarray(predicted, float)
+    num = np.square(np.diff(resid, axis=0)).sum()
+    den = np.square(resid).sum()
+    return float(num / den) if den > 0 else float("nan")
+
+
 def crps(actual: np.ndarray, draws: np.ndarray) -> float:
     """Mean continuous ranked probability score of predictive draws (S, ...) against `actual`
     (...), by the energy form E|X - y| - E|X - X'| / 2 (sorted-sample identity, O(S log S))."""

@@ -428,20 +428,21 @@ def _fit(train: Dataset, p: dict[str, Any], seed: int, run: dict[str, Any]) -> M
         else np.zeros((chains, kept, train.n_geos, 0)),
     }
     flat = {k: v.reshape((chains * kept,) + v.shape[2:]) for k, v in flat.items()}
-    rhat, ess_bulk, ess_tail = (float(x) for x in convergence(free))
+    conv = convergence(free)
     total = setup_s + wall
     diagnostics = Diagnostics(
-        max_rhat=rhat,
-        min_ess_bulk=ess_bulk,
-        min_ess_tail=ess_tail,
+        max_rhat=conv.max_rhat,
+        min_ess_bulk=conv.min_ess_bulk,
+        min_ess_tail=conv.min_ess_tail,
         divergences=int(np.asarray(idata.sample_stats["diverging"]).sum()),
         min_bfmi=math.nan,
         compile_s=setup_s + traced,
         sample_s=wall - traced,
-        ess_per_s=ess_bulk / total if total > 0 else math.nan,
+        ess_per_s=conv.min_ess_bulk / total if total > 0 else math.nan,
         num_chains=chains,
         num_draws=kept,
         method="nuts",
+        median_ess_bulk=conv.median_ess_bulk,
     )
     scaling = _scaling(mmm, train, order)
     return MeridianFit(flat, scaling, train, p["max_lag"], diagnostics, chains, mmm)

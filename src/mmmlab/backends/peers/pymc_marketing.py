@@ -241,21 +241,22 @@ def sample(mmm: Any, sampler: str, settings: dict[str, Any], seed: int) -> tuple
 def diagnostics(idata: Any, free: list[str], compile_s: float, sample_s: float) -> Diagnostics:
     """Convergence over the free random variables `free`, divergences and E-BFMI."""
     post, stats_ = idata.posterior, idata.sample_stats
-    rhat, ess_bulk, ess_tail = convergence({k: post[k].values for k in free})
+    conv = convergence({k: post[k].values for k in free})
     energy = stats_["energy"].values if "energy" in stats_ else None
     total = compile_s + sample_s
     return Diagnostics(
-        max_rhat=rhat,
-        min_ess_bulk=ess_bulk,
-        min_ess_tail=ess_tail,
+        max_rhat=conv.max_rhat,
+        min_ess_bulk=conv.min_ess_bulk,
+        min_ess_tail=conv.min_ess_tail,
         divergences=int(np.asarray(stats_["diverging"]).sum()),
         min_bfmi=bfmi(energy) if energy is not None else float("nan"),
         compile_s=compile_s,
         sample_s=sample_s,
-        ess_per_s=ess_bulk / total if total > 0 else float("nan"),
+        ess_per_s=conv.min_ess_bulk / total if total > 0 else float("nan"),
         num_chains=int(post.sizes["chain"]),
         num_draws=int(post.sizes["draw"]),
         method="nuts",
+        median_ess_bulk=conv.median_ess_bulk,
     )
 
 
@@ -372,7 +373,8 @@ class PymcMarketingFit:
         return stats.norm.logpdf(dataset.target[None], self.expected(dataset), self._sigma())
 
     def parameters(self) -> tuple[dict[str, np.ndarray], dict[str, tuple[str, ...]]]:
-        """Draws (S, *dims): ``adstock_alpha`` (decay), ``saturation_beta`` (slope per unit
+        """Draws (S, *dims): ``adstock_alpha`` (decay; also as mmmlab's ``geometric_alpha``),
+        ``saturation_beta`` (slope per unit
         of scaled media), ``saturation_lam`` (midpoint in scaled media) with their own dims;
         ``saturation_lam_spend`` (geo, channel) that midpoint in media units;
         ``saturation_sigma`` (geo, channel) the sigmoid's scale, ``intercept`` and ``sigma``
@@ -392,6 +394,8 @@ class PymcMarketingFit:
         }
         for name, (value, dim) in derived.items():
             values[name], dims[name] = value, dim
+        # the decay under mmmlab's name, where its dims are the truth's (per channel)
+        values["geometric_alpha"], dims["geometric_alpha"] = self.native["adstock_alpha"]
         return values, dims
 
 
