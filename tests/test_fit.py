@@ -177,3 +177,36 @@ def test_daily_data_get_weekly_seasonality():
     result = fit(daily, weekly_only, seed=0, method="map")
     weekly = result.components().parts["seasonality"].mean(axis=0)[:, 0]
     assert np.corrcoef(weekly, weekday)[0, 1] > 0.8
+
+
+def test_components_in_chunks_of_draws_equal_all_at_once(example_fit, monkeypatch):
+    import importlib
+
+    fit_module = importlib.import_module("mmmlab.inference.fit")  # the module, not fit()
+    whole = example_fit.components()
+    n = whole.media.shape[0]
+    per_draw = np.prod(whole.media.shape[1:])
+    monkeypatch.setattr(fit_module, "EVAL_CHUNK_ELEMENTS", int(per_draw * (n // 3 + 1)))
+    chunked = example_fit.components()  # three chunks, the last one wrapping round
+    np.testing.assert_allclose(chunked.media, whole.media, rtol=1e-12)
+    np.testing.assert_allclose(chunked.mean, whole.mean, rtol=1e-12)
+    for name, part in whole.parts.items():
+        np.testing.assert_allclose(chunked.parts[name], part, rtol=1e-12)
+
+
+def test_a_large_hessian_goes_in_batches_and_matches_the_exact_one():
+    import jax
+    import jax.numpy as jnp
+
+    from mmmlab.inference.nuts import HESSIAN_FULL_BATCH, gradient_jacobian
+
+    d = HESSIAN_FULL_BATCH  # 2·D directions: past the full batch
+    a = np.random.default_rng(0).normal(size=(d, d))
+    exact = a @ a.T + np.eye(d)
+
+    def f(x):
+        return 0.5 * x @ jnp.asarray(exact) @ x + jnp.sum(jnp.cos(x))
+
+    x = jnp.linspace(-1.0, 1.0, d)
+    found = gradient_jacobian(jax.grad(f), x)
+    np.testing.assert_allclose(found, exact - np.diag(np.cos(np.asarray(x))), atol=1e-4)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,17 @@ class MmmFit:
     """A `Fit` seen through the backend interface (see `backends.base.BackendFit`)."""
 
     fit: Fit
+    _last: list = field(default_factory=list, repr=False)  # [(fingerprint, Components)]
+
+    def _components(self, dataset: Dataset):
+        """The window's components, kept for the next call on the same window: scoring asks
+        for the prediction, expectation and contributions of one window in turn, and for a
+        large panel each evaluation is gigabytes."""
+        key = dataset.fingerprint
+        if not (self._last and self._last[0][0] == key):
+            self._last[:] = []  # free the old window's first
+            self._last.append((key, self.fit.components(dataset)))
+        return self._last[0][1]
 
     @property
     def diagnostics(self) -> Diagnostics:
@@ -43,10 +54,10 @@ class MmmFit:
         )
 
     def expected(self, dataset: Dataset) -> np.ndarray:
-        return self.fit.components(dataset).mean
+        return self._components(dataset).mean
 
     def predict(self, dataset: Dataset, seed: int = 0) -> np.ndarray:
-        return self.fit.predict(dataset, seed=seed)
+        return self.fit.predict(dataset, seed=seed, components=self._components(dataset))
 
     def log_likelihood(self, dataset: Dataset) -> np.ndarray:
         mean = self.expected(dataset)  # (S, T, G)
@@ -58,7 +69,7 @@ class MmmFit:
         return stats.norm.logpdf(dataset.target[None], mean, sigma)
 
     def contributions(self, dataset: Dataset) -> np.ndarray:
-        return self.fit.components(dataset).media
+        return self._components(dataset).media
 
     def parameters(self) -> tuple[dict[str, np.ndarray], dict[str, tuple[str, ...]]]:
         return natural_params(self.fit.flat_posterior(), self.fit.structure, self.fit.scaling)

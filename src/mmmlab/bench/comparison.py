@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 COLUMNS = (
     ("fit_s", "fit s", "median"),
     ("compile_s", "compile s", "median"),
+    ("compile_s", "first compile s", "max"),
     ("sample_s", "sample s", "median"),
     ("min_ess_bulk", "min ESS", "median"),
     ("ess_per_s", "min ESS/s", "median"),
@@ -74,6 +75,10 @@ def engine_table(cells: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if table.empty:
         return table
+    # A process compiles once per model shape; later fits reuse it. The slowest compile over
+    # seeds is the engine's first fit in a fresh process: ESS/s had every fit paid it.
+    first = table["min ESS"] / (table["first compile s"] + table["sample s"])
+    table.insert(table.columns.get_loc("min ESS/s") + 1, "first-fit ESS/s", first)
     ref = reference_engine(cells)
     speed = table.set_index(["dataset", "model"])["min ESS/s"]
     ratios = []
@@ -124,10 +129,12 @@ def targets(table: pd.DataFrame, ref: str | None) -> pd.DataFrame:
         row = {"dataset": dataset, f"{ref} min ESS/s": me["min ESS/s"]}
         if not peers.empty and peers["min ESS/s"].notna().any():
             best = peers.loc[peers["min ESS/s"].idxmax()]
+            first = peers["first-fit ESS/s"].max()
             row |= {
                 "best peer": best["model"],
                 "peer min ESS/s": best["min ESS/s"],
                 "speed-up": me["min ESS/s"] / best["min ESS/s"],
+                "speed-up, first fits": me["first-fit ESS/s"] / first,
             }
         srmse = "contribution SRMSE"
         row[f"{ref} {srmse}"] = me[srmse]

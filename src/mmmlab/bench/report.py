@@ -281,7 +281,9 @@ def comparison_blocks(
     blocks = [
         Block("text", f"Medians over seeds; coverage pooled over channel × seed. "
               f"'{ref} ESS/s ÷' is {ref}'s min ESS/s over each engine's (> 1: {ref} is faster). "
-              "ESS is bulk ESS over free parameters; fit s = compile s + sample s."),
+              "ESS is bulk ESS over free parameters; fit s = compile s + sample s. A process "
+              "compiles a model shape once: 'first compile s' (the slowest over seeds) is a "
+              "first fit's, and 'first-fit ESS/s' charges it to every fit."),
         Block("heading", "Targets"),
         _table_or_note(cmp.targets(table, ref), f"No finished {ref} cell to compare."),
         Block("heading", "Every engine"),

@@ -109,12 +109,14 @@ class Fit:
         data = data._replace(
             media_lags=data.media_lags * media_scale, reference_lags=self._reference_lags
         )
-        out = _evaluate(self.structure)(self.flat_posterior(), data)
+        out = evaluate_draws(self.structure, self.flat_posterior(), data)
         y_scale = self.scaling.y_scale
+        media = out["media"]
+        media *= y_scale[:, None]  # in place: for a large panel this array is gigabytes
         return Components(
-            parts={k: np.asarray(out[k]) * y_scale for k in PARTS},
-            media=np.asarray(out["media"]) * y_scale[:, None],
-            mean=np.asarray(out["mean"]) * y_scale,
+            parts={k: out[k] * y_scale for k in PARTS},
+            media=media,
+            mean=out["mean"] * y_scale,
         )
 
     def predict(
@@ -148,6 +150,31 @@ class Fit:
 
 
 _EVALUATORS: dict[str, Callable] = {}
+
+
+EVAL_CHUNK_ELEMENTS = 2**24  # per chunk of draws: draws × T × G × C elements at most
+
+
+def evaluate_draws(s: Structure, flat: dict, data: ModelData) -> dict[str, np.ndarray]:
+    """Every part (S, T, G) and the media (S, T, G, C) of each posterior draw, in model units.
+
+    Draws go through in chunks (`EVAL_CHUNK_ELEMENTS`), each as large as the last, so one
+    compiled program serves and memory stays at the outputs plus one chunk's intermediates.
+    """
+    n = len(next(iter(flat.values())))
+    n_channels, _, n_time, n_geos = data.media_lags.shape
+    size = max(1, min(n, EVAL_CHUNK_ELEMENTS // max(n_channels * n_time * n_geos, 1)))
+    fn = _evaluate(s)
+    out: dict[str, np.ndarray] = {}
+    for start in range(0, n, size):
+        rows = np.arange(start, start + size) % n  # the last chunk wraps; extra rows dropped
+        part = jax.device_get(fn({k: np.asarray(v)[rows] for k, v in flat.items()}, data))
+        keep = min(size, n - start)
+        for k, v in part.items():
+            if k not in out:
+                out[k] = np.empty((n, *np.shape(v)[1:]), dtype=np.asarray(v).dtype)
+            out[k][start : start + keep] = np.asarray(v)[:keep]
+    return out
 
 
 def _evaluate(s: Structure) -> Callable:
