@@ -195,12 +195,12 @@ def test_ctrl_c_stops_the_workers_reports_nothing_and_raises(tmp_path):
     assert _alive(worker_pid)
     interrupted = time.monotonic()
     driver.send_signal(signal.SIGINT)
-    try:
-        stdout, stderr = driver.communicate(timeout=10)
+    try:  # seconds on an idle machine; the margin is for a loaded one
+        stdout, stderr = driver.communicate(timeout=30)
     except subprocess.TimeoutExpired:
         driver.kill()
-        pytest.fail("the driver did not exit within 10 s of Ctrl-C")
-    assert time.monotonic() - interrupted < 10
+        pytest.fail("the driver did not exit within 30 s of Ctrl-C")
+    assert time.monotonic() - interrupted < 30
     assert driver.returncode != 0
     assert "KeyboardInterrupt" in stderr
     assert "outcome" not in stdout and "returned" not in stdout

@@ -115,7 +115,9 @@ def test_a_timed_out_cell_is_recorded_and_the_grid_goes_on(tmp_path):
 
 
 def test_interrupted_run_resumes_without_losing_or_repeating_cells(tmp_path):
-    spec = TINY | {"seeds": 3, "datasets": [{"preset": "hill_single"}]}
+    # 10 cells: on a loaded machine the check below can see 2 done when several more are,
+    # so enough must be left for the interrupt to land mid-run
+    spec = TINY | {"seeds": 5, "datasets": [{"preset": "hill_single"}]}
     path = _spec_file(tmp_path, spec)
     out = tmp_path / "run"
     command = [
@@ -150,13 +152,13 @@ def test_interrupted_run_resumes_without_losing_or_repeating_cells(tmp_path):
     assert proc.returncode != 0
     with Store.open(out, readonly=True) as store:
         before = store.counts()
-    assert 2 <= before["done"] < 6, before
+    assert 2 <= before["done"] < 10, before
     finished_before = before["done"]
     result = CliRunner().invoke(app, ["bench", "run", str(path), "--out", str(out), "--no-report"])
     assert result.exit_code == 0, result.output
     with Store.open(out, readonly=True) as store:
         cells = store.cells_frame()
-    assert len(cells) == 6 and (cells["status"] == "done").all()
+    assert len(cells) == 10 and (cells["status"] == "done").all()
     assert cells["name"].is_unique
     assert f"ran {6 - finished_before} cell(s)" in result.output
     assert (cells["attempts"] <= 2).all()

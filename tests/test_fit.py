@@ -31,6 +31,7 @@ def test_fit_converges_on_example(example_fit):
     d = example_fit.diagnostics
     assert d.max_rhat < 1.02, d
     assert d.min_ess_bulk > 100, d
+    assert d.min_ess_bulk < d.median_ess_bulk < 4 * d.num_chains * d.num_draws, d
     assert d.divergences <= 5, d
     assert d.num_chains == 2 and d.num_draws == SMALL["num_samples"]
     assert example_fit.posterior["effect"].shape == (2, 400, 4)
