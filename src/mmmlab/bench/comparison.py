@@ -86,16 +86,10 @@ def engine_table(cells: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
         mine, theirs = speed.get((dataset, model), np.nan), speed.get((dataset, ref), np.nan)
         ratios.append(theirs / mine if mine and np.isfinite(mine) and mine > 0 else np.nan)
     table.insert(table.columns.get_loc("min ESS/s") + 1, f"{ref} ESS/s ÷", ratios)
-    return table.sort_values(["dataset", "model"], key=_reference_first(ref)).reset_index(drop=True)
-
-
-def _reference_first(ref: str | None):
-    def key(column: pd.Series) -> pd.Series:
-        if column.name == "model":
-            return column.map(lambda m: (m != ref, m))
-        return column
-
-    return key
+    datasets = {d: i for i, d in enumerate(dict.fromkeys(cells["dataset"]))}  # the spec's order
+    order = table["dataset"].map(datasets).astype(float), table["model"].ne(ref), table["model"]
+    rows = sorted(range(len(table)), key=lambda i: tuple(part.iloc[i] for part in order))
+    return table.iloc[rows].reset_index(drop=True)
 
 
 def not_finished(cells: pd.DataFrame) -> pd.DataFrame:
@@ -152,7 +146,7 @@ def speed_figure(table: pd.DataFrame) -> Figure | None:
         return None
     datasets = list(dict.fromkeys(table["dataset"]))
     models = list(dict.fromkeys(table["model"]))
-    fig = Figure(figsize=(max(6.0, 1.6 * len(datasets) + 2), 4.0))
+    fig = Figure(figsize=(max(7.0, 1.6 * len(datasets) + 2), 4.8))
     ax = fig.add_subplot()
     width = 0.8 / len(models)
     x = np.arange(len(datasets))
@@ -163,7 +157,7 @@ def speed_figure(table: pd.DataFrame) -> Figure | None:
     ax.set_xticks(x, datasets)
     ax.set_yscale("log")
     ax.set_ylabel("min bulk ESS per second (compile included)")
-    ax.legend(fontsize=8, ncols=min(len(models), 3))
     ax.grid(axis="y", alpha=0.3, which="both")
+    ax.legend(fontsize=8, ncols=min(len(models), 3), loc="upper center", bbox_to_anchor=(0.5, -0.1))
     fig.tight_layout()
     return fig
