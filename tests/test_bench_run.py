@@ -95,6 +95,8 @@ def test_grid_runs_records_a_failing_cell_and_writes_the_report(tmp_path):
     assert listed.exit_code == 0 and "run" in listed.output
     again = CliRunner().invoke(app, ["bench", "run", str(path), "--out", str(out)])
     assert again.exit_code == 0 and "ran 0 cell(s)" in again.output
+    only = run_benchmark(parse_spec(spec), path.read_text(), out, retry_failed=True, only="/hill/")
+    assert only.ran == 1 and only.counts["failed"] == 3  # the other failures stay recorded
     retry = run_benchmark(parse_spec(spec), path.read_text(), out, retry_failed=True)
     assert retry.ran == 3 and retry.counts["failed"] == 3
     status = CliRunner().invoke(app, ["bench", "status", str(out)])

@@ -57,7 +57,7 @@ def run_benchmark(
     """Run every pending cell of `spec` into the run directory `out`.
 
     force : rerun finished and failed cells; retry_failed : rerun only failed ones
-    only : run only cells whose name contains this text
+    only : run (and with force / retry_failed, reset) only cells whose name contains this text
     progress : ``progress(counts, total, eta_seconds)`` after each change
     on_event : ``on_event(kind, text)`` for 'failed' / 'skipped' / 'recovered' notes
     """
@@ -83,10 +83,11 @@ def run_benchmark(
             )
             for c in cells
         )
+        chosen = None if only is None else [n for n in by_name if only in n]  # --only narrows
         if force:
-            store.reset()
+            store.reset(chosen)
         elif retry_failed:
-            store.reset(statuses=("failed",))
+            store.reset(chosen, statuses=("failed",))
         pending = [n for n in store.pending() if n in by_name and (only is None or only in n)]
         tasks = [Task(n, payload_of(by_name[n], spec, store.artifact_dir(n))) for n in pending]
         n_workers = min(workers or spec.run.workers or os.cpu_count() or 1, max(len(tasks), 1))
