@@ -114,7 +114,8 @@ def targets(table: pd.DataFrame, ref: str | None) -> pd.DataFrame:
     if table.empty or ref is None:
         return pd.DataFrame()
     rows = []
-    for dataset, part in table.groupby("dataset", sort=True):
+    for dataset in dict.fromkeys(table["dataset"]):  # the engine table's (the spec's) order
+        part = table[table["dataset"] == dataset]
         mine = part[part["model"] == ref]
         peers = part[part["model"] != ref]
         if mine.empty:
