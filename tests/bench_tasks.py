@@ -58,6 +58,13 @@ ACTIONS = {
 }
 
 
+def ctrl_c_as_in_a_terminal() -> None:
+    """In a child before exec: SIGINT to its default, so Python raises KeyboardInterrupt even
+    when the tests run as a background job (a shell starts those with SIGINT ignored, and an
+    ignored signal stays ignored through exec)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def act(payload: tuple[str, Any]) -> Any:
     """Do ``ACTIONS[action](argument)`` for ``payload = (action, argument)``."""
     action, argument = payload

@@ -22,6 +22,9 @@ from mmmlab.bench.executors import (
 )
 from mmmlab.bench.ray_executor import RayExecutor
 
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_tasks import ctrl_c_as_in_a_terminal  # noqa: E402
+
 TASKS_FN = "bench_tasks:act"
 TESTS_DIR = Path(__file__).parent
 
@@ -180,6 +183,7 @@ def _start_driver(tmp_path: Path) -> tuple[subprocess.Popen, int]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_as_in_a_terminal,
     )
     deadline = time.monotonic() + 40
     while not (pid_file.exists() and pid_file.read_text()):

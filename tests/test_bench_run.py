@@ -19,6 +19,9 @@ from mmmlab.bench.spec import parse_spec
 from mmmlab.bench.store import Store
 from mmmlab.cli import app
 
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_tasks import ctrl_c_as_in_a_terminal  # noqa: E402
+
 pytestmark = pytest.mark.xdist_group("bench")
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
@@ -137,7 +140,12 @@ def test_interrupted_run_resumes_without_losing_or_repeating_cells(tmp_path):
     ]
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, start_new_session=True
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+        preexec_fn=ctrl_c_as_in_a_terminal,
     )
     deadline = time.monotonic() + 240
     done = 0
