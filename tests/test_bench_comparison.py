@@ -46,9 +46,11 @@ def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
                 ]
     error = "Traceback ...\nRuntimeError: timed out after 3600 s"
     cells.append(("big/pymc/seed=0", "big", "pymc", "", 0, "failed", 3600.0, error))
-    cells.append(("big/mmmlab/seed=0", "big", "mmmlab", "", 0, "skipped", None, "too big"))
+    cells.append(("big/mmmlab/seed=0", "big", "mmmlab", "", 0, "skipped", None, None))
+    frame = pd.DataFrame(cells, columns=summary.CELL_COLUMNS)
+    frame["skip_reason"] = [None] * (len(frame) - 1) + ["too big"]  # as the store keeps it
     return (
-        pd.DataFrame(cells, columns=summary.CELL_COLUMNS),
+        frame,
         pd.DataFrame(rows, columns=summary.METRIC_COLUMNS),
     )
 

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from mmmlab.bench.summary import first_error_line
+
 # (metric, column, how to combine over seeds)
 COLUMNS = (
     ("fit_s", "fit s", "median"),
@@ -93,19 +95,18 @@ def engine_table(cells: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def not_finished(cells: pd.DataFrame) -> pd.DataFrame:
-    """Cells that were skipped or failed (budget, missing library, error), with the reason's
-    last line."""
+    """Cells that were skipped (with the store's ``skip_reason``) or failed (with the error's
+    informative line), by dataset, model and seed."""
     rest = cells[cells["status"].isin(["failed", "skipped"])]
     if rest.empty:
         return pd.DataFrame(columns=["dataset", "model", "seed", "status", "reason"])
-    reason = rest["error"].fillna("").astype(str).map(_last_line)
+    skip = rest["skip_reason"] if "skip_reason" in rest else pd.Series(None, index=rest.index)
+    reason = [
+        first_error_line(s if status == "skipped" and isinstance(s, str) else e)[:300]
+        for status, s, e in zip(rest["status"], skip, rest["error"], strict=True)
+    ]
     out = rest[["dataset", "model", "seed", "status"]].assign(reason=reason)
     return out.sort_values(["dataset", "model", "seed"]).reset_index(drop=True)
-
-
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].strip()[:300] if lines else ""
 
 
 def targets(table: pd.DataFrame, ref: str | None) -> pd.DataFrame:
