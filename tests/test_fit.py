@@ -199,7 +199,7 @@ def test_a_large_hessian_goes_in_batches_and_matches_the_exact_one():
     import jax
     import jax.numpy as jnp
 
-    from mmmlab.inference.nuts import HESSIAN_FULL_BATCH, gradient_jacobian
+    from mmmlab.inference.laplace import HESSIAN_FULL_BATCH, gradient_jacobian
 
     d = HESSIAN_FULL_BATCH  # 2·D directions: past the full batch
     a = np.random.default_rng(0).normal(size=(d, d))
