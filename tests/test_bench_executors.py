@@ -265,3 +265,17 @@ def test_ray_runs_cells_and_maps_errors_timeouts_and_deaths(ray_instance):
     assert died.status == "failed" and died.error.startswith("worker process died")
     assert env_value.status == "done" and env_value.result == "on-ray"
     assert ray_instance.is_initialized()  # it was not this executor's to shut down
+
+
+def test_worker_env_gives_each_worker_its_cores_and_at_least_four_devices():
+    import os
+
+    from mmmlab.bench.runner import worker_env
+    from mmmlab.runtime import MIN_HOST_DEVICES, host_device_count
+
+    assert host_device_count(2) == MIN_HOST_DEVICES == 4
+    assert host_device_count(16) == 16
+    cores = os.cpu_count() or 1
+    flag = worker_env(1)["XLA_FLAGS"]
+    assert flag == f"--xla_force_host_platform_device_count={max(cores, 4)}"
+    assert worker_env(10 * cores)["XLA_FLAGS"].endswith("=4")

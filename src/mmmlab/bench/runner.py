@@ -20,6 +20,7 @@ from mmmlab.bench.executors import Outcome, Task, make_executor
 from mmmlab.bench.grid import Cell, expand
 from mmmlab.bench.spec import BenchSpec, spec_hash
 from mmmlab.bench.store import CellRow, Store
+from mmmlab.runtime import host_device_count
 
 WORKER = "mmmlab.bench.cell:run_cell"
 
@@ -34,9 +35,10 @@ class RunResult(NamedTuple):
 
 
 def worker_env(n_workers: int) -> dict[str, str]:
-    """Split the cores between workers: each JAX process gets its share of host devices."""
+    """Split the cores between workers: each JAX process gets host devices for its share
+    (at least `MIN_HOST_DEVICES`, so a cell's chains still run side by side)."""
     cores = max(os.cpu_count() or 1, 1)
-    per_worker = max(cores // max(n_workers, 1), 1)
+    per_worker = host_device_count(max(cores // max(n_workers, 1), 1))
     return {"XLA_FLAGS": f"--xla_force_host_platform_device_count={per_worker}"}
 
 
