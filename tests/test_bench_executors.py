@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bench_tasks import ctrl_c_as_in_a_terminal  # tests/ is on sys.path (pytest rootdir)
 from mmmlab.bench.executors import (
     LocalExecutor,
     Outcome,
@@ -21,9 +22,8 @@ from mmmlab.bench.executors import (
     resolve,
 )
 from mmmlab.bench.ray_executor import RayExecutor
-
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_tasks import ctrl_c_as_in_a_terminal  # noqa: E402
+from mmmlab.bench.runner import worker_env
+from mmmlab.runtime import MIN_HOST_DEVICES, host_device_count
 
 TASKS_FN = "bench_tasks:act"
 TESTS_DIR = Path(__file__).parent
@@ -268,11 +268,6 @@ def test_ray_runs_cells_and_maps_errors_timeouts_and_deaths(ray_instance):
 
 
 def test_worker_env_gives_each_worker_its_cores_and_at_least_four_devices():
-    import os
-
-    from mmmlab.bench.runner import worker_env
-    from mmmlab.runtime import MIN_HOST_DEVICES, host_device_count
-
     assert host_device_count(2) == MIN_HOST_DEVICES == 4
     assert host_device_count(16) == 16
     cores = os.cpu_count() or 1

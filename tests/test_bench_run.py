@@ -14,13 +14,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from bench_tasks import ctrl_c_as_in_a_terminal  # tests/ is on sys.path (pytest rootdir)
 from mmmlab.bench.runner import run_benchmark
 from mmmlab.bench.spec import parse_spec
 from mmmlab.bench.store import Store
 from mmmlab.cli import app
-
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_tasks import ctrl_c_as_in_a_terminal  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("bench")
 ROOT = Path(__file__).resolve().parents[1]

@@ -100,11 +100,8 @@ def not_finished(cells: pd.DataFrame) -> pd.DataFrame:
     rest = cells[cells["status"].isin(["failed", "skipped"])]
     if rest.empty:
         return pd.DataFrame(columns=["dataset", "model", "seed", "status", "reason"])
-    skip = rest["skip_reason"] if "skip_reason" in rest else pd.Series(None, index=rest.index)
-    reason = [
-        first_error_line(s if status == "skipped" and isinstance(s, str) else e)[:300]
-        for status, s, e in zip(rest["status"], skip, rest["error"], strict=True)
-    ]
+    why = zip(rest["status"], rest["skip_reason"], rest["error"], strict=True)
+    reason = [first_error_line(skip if st == "skipped" else err)[:300] for st, skip, err in why]
     out = rest[["dataset", "model", "seed", "status"]].assign(reason=reason)
     return out.sort_values(["dataset", "model", "seed"]).reset_index(drop=True)
 

@@ -37,8 +37,7 @@ class RunResult(NamedTuple):
 def worker_env(n_workers: int) -> dict[str, str]:
     """Split the cores between workers: each JAX process gets host devices for its share
     (at least `MIN_HOST_DEVICES`, so a cell's chains still run side by side)."""
-    cores = max(os.cpu_count() or 1, 1)
-    per_worker = host_device_count(max(cores // max(n_workers, 1), 1))
+    per_worker = host_device_count((os.cpu_count() or 1) // max(n_workers, 1))
     return {"XLA_FLAGS": f"--xla_force_host_platform_device_count={per_worker}"}
 
 
@@ -90,7 +89,8 @@ def run_benchmark(
             store.reset(chosen)
         elif retry_failed:
             store.reset(chosen, statuses=("failed",))
-        pending = [n for n in store.pending() if n in by_name and (only is None or only in n)]
+        wanted = by_name if chosen is None else set(chosen)
+        pending = [n for n in store.pending() if n in wanted]
         tasks = [Task(n, payload_of(by_name[n], spec, store.artifact_dir(n))) for n in pending]
         n_workers = min(workers or spec.run.workers or os.cpu_count() or 1, max(len(tasks), 1))
         timeout = timeout_s if timeout_s is not None else spec.run.timeout_s
