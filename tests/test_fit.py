@@ -211,3 +211,28 @@ def test_a_large_hessian_goes_in_batches_and_matches_the_exact_one():
     x = jnp.linspace(-1.0, 1.0, d)
     found = gradient_jacobian(jax.grad(f), x)
     np.testing.assert_allclose(found, exact - np.diag(np.cos(np.asarray(x))), atol=1e-4)
+
+
+def test_media_path_runs_in_float32_and_matches_float64(example):
+    """The adstock and saturation run in float32 for speed; their output is float64 and
+    within float32 rounding of the float64 path the simulators use."""
+    import jax.numpy as jnp
+
+    from mmmlab.models.mmm import bind, saturated_media
+
+    dataset, _ = example
+    config = ModelConfig(saturation="hill")
+    fast, exact = bind(dataset, config), bind(dataset, config, media_dtype=jnp.float64)
+    assert fast.data.media_lags.dtype == jnp.float32
+    assert exact.data.media_lags.dtype == jnp.float64
+    C = dataset.n_channels
+    params = {
+        "geometric_alpha": jnp.linspace(0.1, 0.7, C),
+        "hill_half_saturation": jnp.linspace(0.5, 1.5, C),
+        "hill_slope": jnp.linspace(0.8, 2.5, C),
+    }
+    shaped = saturated_media(fast.data.media_lags, params, fast.structure)
+    reference = saturated_media(exact.data.media_lags, params, exact.structure)
+    assert shaped.dtype == jnp.float64
+    np.testing.assert_allclose(shaped, reference, rtol=1e-5, atol=1e-6)
+    assert float(jnp.max(jnp.abs(shaped - reference))) > 0  # the fast path really is float32

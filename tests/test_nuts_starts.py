@@ -4,6 +4,7 @@ and the other optima are kept so competing modes are reported, not hidden."""
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
@@ -62,3 +63,23 @@ def test_competing_modes_counts_distant_optima_of_similar_height():
     # Wider posterior: the same optima are within two sds, so nothing competes.
     assert competing_modes(potentials, summaries, scale * 3) == 0.0
     assert competing_modes(potentials[:1], summaries[:1], scale) == 0.0
+
+
+def funnel(y=None):
+    """Neal's funnel in 3 dimensions: long trajectories until the metric adapts."""
+    log_scale = numpyro.sample("log_scale", dist.Normal(0.0, 1.5))
+    numpyro.sample("x", dist.Normal(0.0, jnp.exp(log_scale)).expand([2]))
+
+
+def test_warmup_trees_stop_at_the_warmup_depth_and_sampling_trees_may_grow():
+    def run(warmup_depth: int):
+        settings = NutsSettings(
+            num_warmup=100, num_samples=100, num_chains=2, warmup_tree_depth=warmup_depth
+        )
+        return run_nuts(jax.random.PRNGKey(0), "funnel", funnel, (), settings)
+
+    capped = run(1)
+    assert capped.warmup_steps <= 2 * 100 * 1  # depth 1: one leapfrog step per iteration
+    assert capped.stats.num_steps.max() > 1  # sampling uses the full depth
+    free = run(10)
+    assert free.warmup_steps > capped.warmup_steps

@@ -13,7 +13,7 @@ import numpy as np
 
 from mmmlab.data import Dataset, DatasetError
 from mmmlab.inference.diagnostics import Diagnostics, nuts_diagnostics
-from mmmlab.inference.nuts import NutsSettings, constrain, run_nuts
+from mmmlab.inference.nuts import WARMUP_TREE_DEPTH, NutsSettings, constrain, run_nuts
 from mmmlab.models.config import ModelConfig
 from mmmlab.models.mmm import (
     ModelData,
@@ -215,6 +215,7 @@ def fit(
     num_chains: int = 2,
     target_accept: float = 0.85,
     max_tree_depth: int = 10,
+    warmup_tree_depth: int = WARMUP_TREE_DEPTH,
     dense_mass: bool | None = None,
     num_starts: int | None = None,
     progress: bool | Callable[[int, int], None] = False,
@@ -229,6 +230,7 @@ def fit(
     method : 'nuts' (full posterior), 'map' (posterior mode, seconds) or 'svi' (mean-field
         variational approximation)
     num_warmup, num_samples, num_chains, target_accept, max_tree_depth : NUTS settings
+    warmup_tree_depth : the NUTS depth cap during warmup (`inference.nuts.WARMUP_TREE_DEPTH`)
     dense_mass : full mass matrix; None chooses: dense for national data (few, correlated
         parameters), diagonal for geo panels (a dense estimate of ~100+ dimensions from
         warmup draws is too noisy to help)
@@ -247,6 +249,7 @@ def fit(
             num_chains=num_chains,
             target_accept=target_accept,
             max_tree_depth=max_tree_depth,
+            warmup_tree_depth=warmup_tree_depth,
             dense_mass=dataset.n_geos == 1 if dense_mass is None else dense_mass,
             num_starts=num_starts or 1,
         )

@@ -72,7 +72,7 @@ def example_dataset(
         control_names=("price_index",),
         name="example",
     )
-    _, s, scaling, data, _ = bind(blank, config)
+    _, s, scaling, data, _ = bind(blank, config, media_dtype=jnp.float64)
     params = {
         "trend_slope": np.array(0.06),
         "seasonality": np.array([0.05, 0.03, 0.01, -0.01]),

@@ -324,7 +324,7 @@ def respond(
         control_names=tuple(c.name for c in spec.controls),
         name=name,
     )
-    bound = bind(blank, config)
+    bound = bind(blank, config, media_dtype=jnp.float64)
     s, data = bound.structure, bound.data
     control_std = bound.scaling.control_std[0] if draw.controls.shape[2] else np.zeros(0)
     params = model_params(spec, s, draw, control_std, rng, int(data.fourier.shape[1]))
