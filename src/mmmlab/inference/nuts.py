@@ -29,11 +29,12 @@ from numpyro.infer.util import constrain_fn, potential_energy
 from mmmlab.inference.laplace import laplace_at
 
 CHUNK = 100  # iterations per compiled step; the progress bar moves this often
-# Warmup trees stop at depth 5 (31 leapfrog steps). Before the step size and metric settle,
+# Warmup trees stop at depth 6 (63 leapfrog steps). Before the step size and metric settle,
 # early warmup otherwise spends most of a fit's gradients on trajectories of up to 1023
-# steps whose draws are thrown away. Measured on medium_business, 4 x (1000 + 1000):
-# warmup 215k -> 120k leapfrog steps, sampling time 30 -> 24 s, bulk ESS unchanged; the cap
-# at depth 4 saved more but let divergences through on growing_business.
+# steps whose draws are thrown away. Measured on medium_business, 4 x (1000 + 1000): warmup
+# 215k -> 165k leapfrog steps, sampling time 30 -> 25 s, bulk ESS unchanged. Depth 5 saved
+# more (120k) but left one of 30 SBC refits with 200 warmup iterations stuck (R-hat 1.4);
+# depth 4 let divergences through on growing_business.
 WARMUP_TREE_DEPTH = 6
 
 

@@ -50,7 +50,8 @@ MEDIA_DTYPE = jnp.float32
 class ModelData(NamedTuple):
     """Arrays the model reads, on the model scale (a JAX pytree; shapes are the cache key).
 
-    media_lags : (C, L, T, G) lagged media: ``media_lags[c, l, t, g] = x[t - l, g, c]``, with
+    media_lags : (C, L, T, G) lagged media, float32 when fitting (`MEDIA_DTYPE`):
+        ``media_lags[c, l, t, g] = x[t - l, g, c]``, with
         the rows before the window taken from its history (zeros before the data begin).
         Channel-major so the adstock is one batched matrix-vector product over the lags with
         no relayout of this (largest) argument on every gradient.
@@ -326,8 +327,8 @@ def saturated_media(media_lags: Array, params: dict[str, Array], s: Structure) -
         )
         lags = media_lags if len(s.groups) == 1 else media_lags[np.asarray(idx)]
         adstocked = jnp.einsum("cltg,lc->tgc", lags, weights.astype(dtype))
-        shape = {k: v.astype(dtype) for k, v in group_params(sat, SATURATION_PARAMS).items()}
-        parts.append(saturation(sat, adstocked, shape))
+        curve = {k: v.astype(dtype) for k, v in group_params(sat, SATURATION_PARAMS).items()}
+        parts.append(saturation(sat, adstocked, curve))
         order.extend(idx)
     shaped = parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=-1)
     if len(parts) > 1:
