@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import mmmlab  # noqa: F401  (JAX settings)
 from mmmlab.inference import fit
 from mmmlab.inference import nuts as nuts_module
+from mmmlab.inference.laplace import HESSIAN_FULL_BATCH, gradient_jacobian
 from mmmlab.inference.serialize import load_fit
 from mmmlab.models import ModelConfig, Prior
+from mmmlab.models.mmm import bind, saturated_media
 from mmmlab.synth import example_dataset
 
 pytestmark = pytest.mark.xdist_group("fit")
@@ -196,11 +200,6 @@ def test_components_in_chunks_of_draws_equal_all_at_once(example_fit, monkeypatc
 
 
 def test_a_large_hessian_goes_in_batches_and_matches_the_exact_one():
-    import jax
-    import jax.numpy as jnp
-
-    from mmmlab.inference.laplace import HESSIAN_FULL_BATCH, gradient_jacobian
-
     d = HESSIAN_FULL_BATCH  # 2·D directions: past the full batch
     a = np.random.default_rng(0).normal(size=(d, d))
     exact = a @ a.T + np.eye(d)
@@ -216,10 +215,6 @@ def test_a_large_hessian_goes_in_batches_and_matches_the_exact_one():
 def test_media_path_runs_in_float32_and_matches_float64(example):
     """The adstock and saturation run in float32 for speed; their output is float64 and
     within float32 rounding of the float64 path the simulators use."""
-    import jax.numpy as jnp
-
-    from mmmlab.models.mmm import bind, saturated_media
-
     dataset, _ = example
     config = ModelConfig(saturation="hill")
     fast, exact = bind(dataset, config), bind(dataset, config, media_dtype=jnp.float64)

@@ -1,5 +1,6 @@
-"""Multi-start initialisation: every chain begins at the best of several optimised starts,
-and the other optima are kept so competing modes are reported, not hidden."""
+"""How NUTS starts and warms up: with multi-start initialisation every chain begins at the
+best of several optimised starts, and the other optima are kept so competing modes are
+reported, not hidden; warmup trees stop at their own depth cap."""
 
 from __future__ import annotations
 
