@@ -330,10 +330,9 @@ def saturated_media(media_lags: Array, params: dict[str, Array], s: Structure) -
         curve = {k: v.astype(dtype) for k, v in group_params(sat, SATURATION_PARAMS).items()}
         parts.append(saturation(sat, adstocked, curve))
         order.extend(idx)
-    shaped = parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=-1)
-    if len(parts) > 1:
-        shaped = shaped[..., np.argsort(order)]
-    return shaped.astype(jnp.result_type(float))
+    if len(parts) == 1:
+        return parts[0].astype(jnp.result_type(float))
+    return jnp.concatenate(parts, axis=-1)[..., np.argsort(order)].astype(jnp.result_type(float))
 
 
 def media_effect(
