@@ -76,7 +76,9 @@ def test_later_window_keeps_adstock_history(example, example_fit):
     full = example_fit.components(dataset)
     window = example_fit.components(test)
     n = test.n_time
-    np.testing.assert_allclose(window.media, full.media[:, -n:], rtol=1e-10)
+    # The media path runs in float32 (`MEDIA_DTYPE`): windows of different length may sum the
+    # lags in another order. A lost history would be off by whole percents in the first rows.
+    np.testing.assert_allclose(window.media, full.media[:, -n:], rtol=1e-6)
     np.testing.assert_allclose(window.parts["trend"], full.parts["trend"][:, -n:], rtol=1e-10)
     predictive = example_fit.predict(test)
     assert predictive.shape == (800, n, 1)
@@ -193,8 +195,9 @@ def test_components_in_chunks_of_draws_equal_all_at_once(example_fit, monkeypatc
     per_draw = np.prod(whole.media.shape[1:])
     monkeypatch.setattr(fit_module, "EVAL_CHUNK_ELEMENTS", int(per_draw * (n // 3 + 1)))
     chunked = example_fit.components()  # three chunks, the last one wrapping round
-    np.testing.assert_allclose(chunked.media, whole.media, rtol=1e-12)
-    np.testing.assert_allclose(chunked.mean, whole.mean, rtol=1e-12)
+    # float32 media path: another batch of draws may sum the lags in another order
+    np.testing.assert_allclose(chunked.media, whole.media, rtol=1e-6)
+    np.testing.assert_allclose(chunked.mean, whole.mean, rtol=1e-6)
     for name, part in whole.parts.items():
         np.testing.assert_allclose(chunked.parts[name], part, rtol=1e-12)
 

@@ -162,7 +162,7 @@ def evaluate_draws(s: Structure, flat: dict, data: ModelData) -> dict[str, np.nd
     compiled program serves and memory stays at the outputs plus one chunk's intermediates.
     """
     n = len(next(iter(flat.values())))
-    n_channels, _, n_time, n_geos = data.media_lags.shape
+    n_channels, n_time, n_geos, _ = data.media_lags.shape
     size = max(1, min(n, EVAL_CHUNK_ELEMENTS // max(n_channels * n_time * n_geos, 1)))
     fn = _evaluate(s)
     out: dict[str, np.ndarray] = {}

@@ -50,16 +50,19 @@ MEDIA_DTYPE = jnp.float32
 class ModelData(NamedTuple):
     """Arrays the model reads, on the model scale (a JAX pytree; shapes are the cache key).
 
-    media_lags : (C, L, T, G) lagged media, float32 when fitting (`MEDIA_DTYPE`):
-        ``media_lags[c, l, t, g] = x[t - l, g, c]``, with
+    media_lags : (C, T, G, L) lagged media, float32 when fitting (`MEDIA_DTYPE`):
+        ``media_lags[c, t, g, l] = x[t - l, g, c]``, with
         the rows before the window taken from its history (zeros before the data begin).
-        Channel-major so the adstock is one batched matrix-vector product over the lags with
-        no relayout of this (largest) argument on every gradient.
+        Channel-major and lag-minor, so the adstock is one batched matrix-vector product
+        over contiguous lags and the saturation runs on (C, T, G), whose gradient sums over
+        contiguous rows. Measured against (C, L, T, G) with the curves on (T, G, C), value
+        and gradient of the whole potential: growing_business 77 -> 45 us, medium_business
+        150 -> 116 us, large_business 3.5 -> 2.9 ms.
     fourier : (T, F) seasonality features
     controls : (T, G, K) standardised controls
     t : (T,) time in units of the training length, 0 mid-way through training
     changepoints : (n_cp,) changepoint locations on the `t` scale
-    reference_lags : (C, L, T_train, G) training `media_lags` when this window is not the
+    reference_lags : (C, T_train, G, L) training `media_lags` when this window is not the
         training window (channel effects are training-window averages); None while fitting.
     """
 
@@ -153,7 +156,7 @@ def prepare(
     t = (dataset.time_index - scaling.t_origin) / scaling.t_span - 0.5
     return ModelData(
         media_lags=jnp.asarray(
-            np.moveaxis(lag_stack(media, config.l_max), -1, 0).copy(), dtype=media_dtype
+            lag_stack(media, config.l_max).transpose(3, 1, 2, 0).copy(), dtype=media_dtype
         ),
         fourier=jnp.asarray(fourier_features(dataset.dates, dataset.frequency, config)),
         controls=jnp.asarray(controls),
@@ -306,7 +309,7 @@ def mean_of(parts: dict[str, Array]) -> Array:
 
 def saturated_media(media_lags: Array, params: dict[str, Array], s: Structure) -> Array:
     """``saturation(adstock(x))`` per channel, (T, G, C) float64, from lagged media
-    (C, L, T, G), computed in the precision of `media_lags`."""
+    (C, T, G, L), computed in the precision of `media_lags`."""
     cfg = s.config
     dtype = media_lags.dtype
     position = {site: {ch: j for j, ch in enumerate(idx)} for site, idx in s.media_sites}
@@ -326,13 +329,13 @@ def saturated_media(media_lags: Array, params: dict[str, Array], s: Structure) -
             adstock, group_params(adstock, ADSTOCK_PARAMS), cfg.l_max, cfg.normalize_adstock
         )
         lags = media_lags if len(s.groups) == 1 else media_lags[np.asarray(idx)]
-        adstocked = jnp.einsum("cltg,lc->tgc", lags, weights.astype(dtype))
-        curve = {k: v.astype(dtype) for k, v in group_params(sat, SATURATION_PARAMS).items()}
+        adstocked = jnp.einsum("ctgl,lc->ctg", lags, weights.astype(dtype))
+        curve = group_params(sat, SATURATION_PARAMS)
+        curve = {k: v.astype(dtype)[..., None, None] for k, v in curve.items()}
         parts.append(saturation(sat, adstocked, curve))
         order.extend(idx)
-    if len(parts) == 1:
-        return parts[0].astype(jnp.result_type(float))
-    return jnp.concatenate(parts, axis=-1)[..., np.argsort(order)].astype(jnp.result_type(float))
+    shaped = parts[0] if len(parts) == 1 else jnp.concatenate(parts)[np.argsort(order)]
+    return shaped.transpose(1, 2, 0).astype(jnp.result_type(float))
 
 
 def media_effect(
