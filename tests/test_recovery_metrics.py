@@ -354,10 +354,12 @@ def test_sbc_summary():
         "p_value",
         "mean_rank_fraction",
         "rejected_1pct",
+        "rejected_bonferroni_1pct",
     ]
     assert summary["parameter"].tolist() == ["mu", "mu_narrow", "mu_high"]
     assert summary["n"].tolist() == [NUM_SIMS] * 3
     assert summary["rejected_1pct"].tolist() == [False, True, True]
+    assert summary["rejected_bonferroni_1pct"].tolist() == [False, True, True]
     assert summary["p_value"].iloc[0] == pytest.approx(
         uniformity_test(ranks["mu"], NUM_DRAWS, NUM_BINS)[1]
     )

@@ -383,9 +383,11 @@ def sbc(
         )
     console.print(table)
     bad = int(result.summary["rejected_1pct"].sum())
+    family = int(result.summary["rejected_bonferroni_1pct"].sum())
     diag = result.diagnostics
     console.print(
-        f"{bad} of {len(result.summary)} rank histograms rejected at the 1% level; "
+        f"{bad} of {len(result.summary)} rank histograms rejected at the 1% level each, "
+        f"{family} at 1% over all of them (Bonferroni); "
         f"max R-hat {diag['max_rhat'].max():.3f}, divergences {int(diag['divergences'].sum())}, "
         f"{result.seconds:.0f} s"
     )

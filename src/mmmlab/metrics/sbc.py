@@ -149,7 +149,10 @@ def sbc_summary(ranks: Mapping[str, np.ndarray], num_draws: int, num_bins: int) 
     pd.DataFrame
         Columns ``parameter``, ``n`` (simulations), ``chi2``, ``p_value``,
         ``mean_rank_fraction`` (mean rank / num_draws; about 0.5 when calibrated, lower when
-        the posterior sits above the truth) and ``rejected_1pct`` (p_value < 0.01).
+        the posterior sits above the truth), ``rejected_1pct`` (p_value < 0.01) and
+        ``rejected_bonferroni_1pct`` (p_value < 0.01 / number of parameters: the parameters
+        tested together, so a calibrated model is flagged anywhere with 1% probability, where
+        18 parameters at 1% each would flag one about one run in six).
     """
     rows = []
     for name, values in ranks.items():
@@ -171,7 +174,9 @@ def sbc_summary(ranks: Mapping[str, np.ndarray], num_draws: int, num_bins: int) 
             }
         )
     columns = ["parameter", "n", "chi2", "p_value", "mean_rank_fraction", "rejected_1pct"]
-    return pd.DataFrame(rows, columns=columns)
+    summary = pd.DataFrame(rows, columns=columns)
+    summary["rejected_bonferroni_1pct"] = summary["p_value"] < 0.01 / max(len(summary), 1)
+    return summary
 
 
 def plot_rank_histograms(
