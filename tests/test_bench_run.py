@@ -117,6 +117,21 @@ def test_a_timed_out_cell_is_recorded_and_the_grid_goes_on(tmp_path):
     assert all("timed out" in e for e in errors)
 
 
+def test_excluded_cells_are_skipped_with_the_reason_until_the_rule_goes(tmp_path):
+    one = TINY | {"datasets": [{"preset": "hill_single"}], "run": {}}
+    rule = {"models": ["hill"], "reason": "slow on 2 cores"}
+    out = tmp_path / "r"
+    first = run_benchmark(parse_spec(one | {"exclude": [rule]}), "", out, workers=1)
+    assert (first.ran, first.counts["done"], first.counts["skipped"]) == (1, 1, 1)
+    with Store.open(out, readonly=True) as store:
+        cells = store.cells_frame().set_index("name")
+    assert cells.loc["hill_single/hill/seed=0", "skip_reason"] == (
+        "excluded by the spec: slow on 2 cores"
+    )
+    again = run_benchmark(parse_spec(one), "", out, workers=1)  # same run directory
+    assert (again.ran, again.counts["done"], again.counts["skipped"]) == (1, 2, 0)
+
+
 def test_interrupted_run_resumes_without_losing_or_repeating_cells(tmp_path):
     # 10 cells: on a loaded machine the check below can see 2 done when several more are,
     # so enough must be left for the interrupt to land mid-run

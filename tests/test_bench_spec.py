@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mmmlab.bench.grid import cell_name, expand, seed_of
-from mmmlab.bench.spec import SpecError, load_spec, parse_spec
+from mmmlab.bench.grid import cell_name, excluded_cells, expand, seed_of
+from mmmlab.bench.spec import SpecError, load_spec, parse_spec, spec_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = {
@@ -44,6 +44,30 @@ def test_reference_model_must_exist_and_names_are_unique():
         parse_spec(BASE | {"reference_model": "nope"})
     with pytest.raises(SpecError, match="duplicate"):
         parse_spec(BASE | {"models": [{"name": "m"}, {"name": "m"}]})
+
+
+def test_exclusions_name_their_cells_and_reason_and_keep_the_spec_hash():
+    base = BASE | {
+        "datasets": [{"preset": "small_business", "params": {"noise": [0.05, 0.1]}}],
+        "seeds": 1,
+    }
+    rule = {"datasets": ["small_business"], "models": ["h"], "reason": "too slow "}
+    spec = parse_spec(base | {"exclude": [rule]})
+    out = excluded_cells(spec, expand(spec))
+    assert out == {  # a dataset name covers its parameter grid
+        "small_business(noise=0.05)/h/seed=0": "excluded by the spec: too slow",
+        "small_business(noise=0.1)/h/seed=0": "excluded by the spec: too slow",
+    }
+    assert spec_hash(spec) == spec_hash(parse_spec(base))  # editing exclusions keeps the run
+    with pytest.raises(SpecError, match=r"exclude\.0\.models: \['x'\] are not models"):
+        parse_spec(base | {"exclude": [rule | {"models": ["x"]}]})
+    with pytest.raises(SpecError, match=r"exclude\.0: names no datasets and no models"):
+        parse_spec(base | {"exclude": [{"reason": "all"}]})
+    with pytest.raises(SpecError, match=r"exclude\.0\.reason"):
+        parse_spec(base | {"exclude": [{"models": ["h"]}]})
+    typo = parse_spec(base | {"exclude": [rule | {"datasets": ["small_busines"]}]})
+    with pytest.raises(SpecError, match=r"exclude\.0\.datasets: 'small_busines' is not in the grid"):
+        excluded_cells(typo, expand(typo))
 
 
 def test_grid_order_names_and_hashed_seeds():

@@ -219,6 +219,30 @@ def test_reset_for_force_and_retry_failed(store):
         store.reset(statuses=("finished",))
 
 
+def test_exclusions_skip_pending_cells_and_are_undone_when_dropped(store):
+    rows = grid(4)
+    rows[3] = skipped(rows[3])  # skipped at run time: not the spec's, left alone
+    a, b, c, d = (r.name for r in rows)
+    store.add_cells(rows)
+    store.record_done(a, [("rmse", "", 1.0)])
+    mark = "excluded by the spec: "
+
+    assert store.apply_exclusions({a: mark + "x", b: mark + "slow", d: mark + "x"}, mark) == (1, 0)
+    frame = store.cells_frame().set_index("name")
+    assert list(frame["status"]) == ["done", "skipped", "pending", "skipped"]  # a keeps results
+    assert frame.loc[b, "skip_reason"] == mark + "slow"
+    assert frame.loc[d, "skip_reason"] == "model cannot fit geo data"
+    assert len(store.metrics_frame()) == 1
+    assert store.reset(statuses=("done", "failed", "skipped")) == 1  # --force keeps b skipped
+    assert store.pending() == [a, c]
+
+    store.apply_exclusions({b: mark + "slower"}, mark)  # a reason edited in the spec
+    assert store.cells_frame().set_index("name").loc[b, "skip_reason"] == mark + "slower"
+    assert store.apply_exclusions({}, mark) == (0, 1)  # the rule dropped: b runs again
+    assert store.pending() == [a, b, c]
+    assert pd.isna(store.cells_frame().set_index("name").loc[b, "skip_reason"])
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_export_round_trip(store, tmp_path, fmt):
     a, b, _ = names(3)

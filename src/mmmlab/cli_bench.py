@@ -96,24 +96,32 @@ def run(
     ] = None,
 ) -> None:
     """Run every pending cell of a benchmark; rerunning the same spec resumes."""
-    from mmmlab.bench.grid import expand
+    from mmmlab.bench.grid import excluded_cells, expand
 
     try:
         bench, text = _spec_source(spec, data)
         cells = expand(bench)
+        excluded = excluded_cells(bench, cells)
     except ValueError as err:
         _error(err)
         raise typer.Exit(2) from None
     if dry_run:
         table = Table(title=f"{bench.name}: {len(cells)} cells (dry run)")
         table.add_column("cell", overflow="fold")
-        for col in ("variant", "seed", "cell seed"):
+        for col in ("variant", "seed", "cell seed", "excluded"):
             table.add_column(col)
         for c in cells:
             table.add_row(
-                escape(c.name), escape(c.variant.label) or "–", str(c.seed), str(c.cell_seed)
+                escape(c.name),
+                escape(c.variant.label) or "–",
+                str(c.seed),
+                str(c.cell_seed),
+                "yes" if c.name in excluded else "–",
             )
         console.print(table)
+        for reason in dict.fromkeys(excluded.values()):
+            n = sum(r == reason for r in excluded.values())
+            console.print(f"{n} cell(s) {escape(reason)}")
         return
     from mmmlab.bench.runner import run_benchmark
 

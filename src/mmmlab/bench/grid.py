@@ -234,6 +234,24 @@ def expand(spec: BenchSpec) -> list[Cell]:
     return cells
 
 
+EXCLUDED = "excluded by the spec: "
+
+
+def excluded_cells(spec: BenchSpec, cells: list[Cell]) -> dict[str, str]:
+    """``{cell name: skip reason}`` for the cells of `spec.exclude`; a dataset name that
+    matches no dataset of the grid is an error (a misspelling would exclude nothing)."""
+    out: dict[str, str] = {}
+    datasets = sorted({c.dataset.name for c in cells})
+    for i, rule in enumerate(spec.exclude):
+        for d in rule.datasets:
+            if not any(rule.names(d, n) for n in datasets):
+                raise SpecError(f"exclude.{i}.datasets: {d!r} is not in the grid: {datasets}")
+        for c in cells:
+            if c.name not in out and rule.covers(c.dataset.name, c.model):
+                out[c.name] = EXCLUDED + rule.reason.strip()
+    return out
+
+
 def _check_models(spec: BenchSpec, variants: list[Variant]) -> None:
     """Every model × variant must be a valid configuration of its backend: a misspelled
     parameter or variant dimension is an error here, never a silent no-op."""

@@ -17,7 +17,7 @@ import numpy as np
 
 from mmmlab.bench.cell import payload_of
 from mmmlab.bench.executors import Outcome, Task, make_executor
-from mmmlab.bench.grid import Cell, expand
+from mmmlab.bench.grid import EXCLUDED, Cell, excluded_cells, expand
 from mmmlab.bench.spec import BenchSpec, spec_hash
 from mmmlab.bench.store import CellRow, Store
 from mmmlab.runtime import host_device_count
@@ -84,6 +84,7 @@ def run_benchmark(
             )
             for c in cells
         )
+        store.apply_exclusions(excluded_cells(spec, cells), EXCLUDED)
         chosen = None if only is None else [n for n in by_name if only in n]  # --only narrows
         if force:
             store.reset(chosen)

@@ -161,6 +161,31 @@ METRIC_GROUPS = (
 )
 
 
+class Exclusion(BaseModel):
+    """Cells the spec leaves out, and why: every model of `models` on every dataset of
+    `datasets` (an empty list means all of them). They are stored as skipped with the reason,
+    which the report shows; a cell that already finished keeps its results.
+
+    datasets : dataset names as in cell names; a name also matches its parameter-grid
+        datasets (``small_business`` matches ``small_business(noise=0.1)``)
+    """
+
+    model_config = _STRICT
+    datasets: list[str] = Field(default_factory=list)
+    models: list[str] = Field(default_factory=list)
+    reason: str = Field(min_length=1)
+
+    @staticmethod
+    def names(entry: str, dataset: str) -> bool:
+        """Whether the `datasets` entry `entry` names the grid's dataset `dataset`."""
+        return dataset == entry or dataset.startswith(f"{entry}(")
+
+    def covers(self, dataset: str, model: str) -> bool:
+        """Whether the cell of `dataset` and `model` is excluded."""
+        in_data = not self.datasets or any(self.names(d, dataset) for d in self.datasets)
+        return in_data and (not self.models or model in self.models)
+
+
 class BenchSpec(BaseModel):
     """A benchmark: datasets × models × variants × seeds, and how to run and score them."""
 
@@ -180,6 +205,7 @@ class BenchSpec(BaseModel):
         default_factory=lambda: {"elpd_loo": ("<", -2000.0)}
     )
     run: RunSpec = Field(default_factory=RunSpec)
+    exclude: list[Exclusion] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> BenchSpec:
@@ -187,6 +213,17 @@ class BenchSpec(BaseModel):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"models: duplicate names {dup}")
+        for i, rule in enumerate(self.exclude):
+            unknown = sorted(set(rule.models) - set(names))
+            if unknown:
+                raise ValueError(
+                    f"exclude.{i}.models: {unknown} are not models of the spec: {names}"
+                )
+            if not rule.datasets and not rule.models:
+                raise ValueError(
+                    f"exclude.{i}: names no datasets and no models, so it would exclude every "
+                    "cell; list the datasets or models it is for"
+                )
         if self.reference_model is not None and self.reference_model not in names:
             raise ValueError(
                 f"reference_model: {self.reference_model!r} is not one of the models {names}"
@@ -249,5 +286,6 @@ def _rebase(d: DatasetSpec, base: Path) -> DatasetSpec:
 
 
 def spec_hash(spec: BenchSpec) -> str:
-    """A content hash of the validated spec (what the cells depend on)."""
-    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
+    """A content hash of the validated spec (what the cells depend on). `exclude` is left
+    out: it picks which cells run, not what they compute, so editing it keeps the run."""
+    return hashlib.sha256(spec.model_dump_json(exclude={"exclude"}).encode()).hexdigest()[:16]

@@ -283,6 +283,33 @@ class Store:
             self._finish(name, "skipped", None, None)
             conn.execute("UPDATE cells SET skip_reason = ? WHERE name = ?", (reason, name))
 
+    def apply_exclusions(self, excluded: dict[str, str], marker: str) -> tuple[int, int]:
+        """Skip the pending cells of `excluded` (``{name: reason}``) with their reasons, and
+        put back to pending the cells skipped with a reason starting with `marker` that are
+        no longer excluded. Finished and failed cells keep their results. Returns (skipped,
+        restored)."""
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT name, status, skip_reason FROM cells WHERE status IN ('pending', 'skipped')"
+            ).fetchall()
+            skip = [
+                (excluded[n], n)
+                for n, status, reason in rows
+                if n in excluded and (status == "pending" or (reason or "").startswith(marker))
+            ]
+            restore = [
+                (n,)
+                for n, status, reason in rows
+                if status == "skipped" and n not in excluded and (reason or "").startswith(marker)
+            ]
+            conn.executemany(
+                "UPDATE cells SET status = 'skipped', skip_reason = ? WHERE name = ?", skip
+            )
+            conn.executemany(
+                "UPDATE cells SET status = 'pending', skip_reason = NULL WHERE name = ?", restore
+            )
+        return len(skip), len(restore)
+
     def add_metrics(self, name: str, metrics: Iterable[tuple[str, str, float]]) -> None:
         """Add or replace some metrics of a finished cell (e.g. comparisons computed after the
         grid ran), in one transaction."""
