@@ -46,9 +46,10 @@ def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
                 ]
     error = "Traceback ...\nRuntimeError: timed out after 3600 s"
     cells.append(("big/pymc/seed=0", "big", "pymc", "", 0, "failed", 3600.0, error))
-    cells.append(("big/mmmlab/seed=0", "big", "mmmlab", "", 0, "skipped", None, None))
+    for seed in (2, 0):  # one row for both, seeds in order
+        cells.append((f"big/mmmlab/seed={seed}", "big", "mmmlab", "", seed, "skipped", None, None))
     frame = pd.DataFrame(cells, columns=summary.CELL_COLUMNS)
-    frame["skip_reason"] = [None] * (len(frame) - 1) + ["too big"]  # as the store keeps it
+    frame["skip_reason"] = [None] * (len(frame) - 2) + ["too big"] * 2  # as the store keeps it
     return (
         frame,
         pd.DataFrame(rows, columns=summary.METRIC_COLUMNS),
@@ -90,6 +91,7 @@ def test_unfinished_cells_are_listed_with_their_reason_and_the_report_has_the_se
         ["pymc", "failed"],
     ]
     assert missing["reason"].tolist() == ["too big", "RuntimeError: timed out after 3600 s"]
+    assert missing["seeds"].tolist() == ["0, 2", "0"]
     sections, figures = build_sections(cells, metrics)
     titles = [s.title for s in sections]
     assert titles[1] == "Engine comparison" and "engine_speed" in figures

@@ -66,7 +66,7 @@ def test_exclusions_name_their_cells_and_reason_and_keep_the_spec_hash():
     with pytest.raises(SpecError, match=r"exclude\.0\.reason"):
         parse_spec(base | {"exclude": [{"models": ["h"]}]})
     typo = parse_spec(base | {"exclude": [rule | {"datasets": ["small_busines"]}]})
-    with pytest.raises(SpecError, match=r"exclude\.0\.datasets: 'small_busines' is not in the grid"):
+    with pytest.raises(SpecError, match=r"exclude\.0\.datasets: 'small_busines' is not in"):
         excluded_cells(typo, expand(typo))
 
 

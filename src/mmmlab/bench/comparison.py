@@ -96,14 +96,17 @@ def engine_table(cells: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
 
 def not_finished(cells: pd.DataFrame) -> pd.DataFrame:
     """Cells that were skipped (with the store's ``skip_reason``) or failed (with the error's
-    informative line), by dataset, model and seed."""
+    informative line), one row per dataset, model, status and reason with its seeds."""
+    columns = ["dataset", "model", "seeds", "status", "reason"]
     rest = cells[cells["status"].isin(["failed", "skipped"])]
     if rest.empty:
-        return pd.DataFrame(columns=["dataset", "model", "seed", "status", "reason"])
+        return pd.DataFrame(columns=columns)
     why = zip(rest["status"], rest["skip_reason"], rest["error"], strict=True)
     reason = [first_error_line(skip if st == "skipped" else err)[:300] for st, skip, err in why]
-    out = rest[["dataset", "model", "seed", "status"]].assign(reason=reason)
-    return out.sort_values(["dataset", "model", "seed"]).reset_index(drop=True)
+    rest = rest.assign(reason=reason).sort_values(["dataset", "model", "seed"])
+    keys = ["dataset", "model", "status", "reason"]
+    out = rest.groupby(keys, sort=False)["seed"].agg(lambda s: ", ".join(map(str, s)))
+    return out.rename("seeds").reset_index()[columns]
 
 
 def targets(table: pd.DataFrame, ref: str | None) -> pd.DataFrame:
