@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from numpyro.infer import Predictive
 
 import mmmlab  # noqa: F401  (JAX settings)
 from mmmlab.inference import fit
@@ -127,6 +130,37 @@ def test_prior_override_changes_the_posterior(example):
     tight = ModelConfig(priors={"effect.tv": Prior(dist="half_normal", scale=0.001)})
     result = fit(dataset, tight, seed=0, method="map")
     assert result.posterior["effect"][0, 0, 0] < 0.01
+
+
+def test_a_roas_prior_is_the_effect_prior_rescaled_by_spend_share(example):
+    dataset, _ = example
+    config = ModelConfig(priors={"roas": Prior(dist="lognormal", loc=0.2, scale=0.9)})
+    bound = bind(dataset, config)
+    draws = Predictive(bound.model, num_samples=4000)(jax.random.PRNGKey(0), bound.data)
+    share = dataset.spend.sum(axis=(0, 1)) / np.abs(dataset.target).sum()
+    np.testing.assert_allclose(bound.data.spend_share, share)
+    roas = np.asarray(draws["effect"]) / share  # (4000, C)
+    np.testing.assert_allclose(np.median(roas, axis=0), np.exp(0.2), rtol=0.1)
+    np.testing.assert_allclose(np.log(roas).std(axis=0), 0.9, rtol=0.1)
+    # a tight prior on one channel's ROAS is what the fitted model reports for it
+    tight = ModelConfig(priors={"roas.tv": Prior(dist="lognormal", loc=np.log(0.3), scale=0.01)})
+    table = fit(dataset, tight, seed=0, method="map").roas()
+    assert table.loc["tv", "roas_mean"] == pytest.approx(0.3, rel=0.05), table
+    assert not table.drop("tv")["roas_mean"].between(0.28, 0.32).all()
+
+
+def test_roas_priors_reject_effect_priors_beside_them_and_unspent_channels(example):
+    dataset, _ = example
+    normal = Prior(dist="lognormal")
+    with pytest.raises(ValueError, match=r"\['effect.tv'\] and a 'roas' prior"):
+        ModelConfig(priors={"roas": normal, "effect.tv": Prior(dist="half_normal")})
+    with pytest.raises(ValueError, match="priors.roas.tv: a ROAS prior must be positive"):
+        ModelConfig(priors={"roas.tv": Prior(dist="normal")})
+    spend = dataset.spend.copy()
+    spend[..., 0] = 0.0
+    unspent = dataclasses.replace(dataset, spend=spend, exposure=dataset.media)
+    with pytest.raises(ValueError, match=r"\['tv'\] have no spend in the training window"):
+        bind(unspent, ModelConfig(priors={"roas": normal}))
 
 
 def test_config_rejects_unknown_keys_and_sites():

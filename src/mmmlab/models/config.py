@@ -98,8 +98,17 @@ DEFAULT_PRIORS: dict[str, Prior] = {
     "michaelis_menten_half_saturation": P("lognormal", loc=0.0, scale=0.7),
     "tanh_scale": P("lognormal", loc=0.5, scale=0.7),
 }
+# A prior on each channel's ROAS in place of the one on `effect`: prior keys "roas" (every
+# channel) and "roas.channel". The model rescales it into the effect's prior by the channel's
+# spend over the target in training (see `mmm.effect_prior`), so it is for revenue targets, or
+# for targets whose units per unit of spend the user has a belief about. Channels without a key
+# of their own take this: Meridian's default ROI prior, median ROAS 1.2, 90% within 0.28-5.3.
+ROAS = "roas"
+DEFAULT_ROAS_PRIOR = P("lognormal", loc=0.2, scale=0.9)
+ROAS_FAMILIES = {"half_normal", "lognormal", "gamma", "exponential", "half_student_t"}
+
 # Sites with one value per channel; a prior key "site.channel" overrides one channel.
-CHANNEL_SITES = {"effect", "effect_geo_sd"} | {
+CHANNEL_SITES = {"effect", "effect_geo_sd", ROAS} | {
     f"{name}_{param}"
     for table in (ADSTOCK_PARAMS, SATURATION_PARAMS)
     for name, params in table.items()
@@ -122,7 +131,9 @@ class ModelConfig(BaseModel):
     set through the sampled ``effect_c``: the channel's average contribution per period over
     the training window (model scale), i.e. its ROAS up to known constants. `channels`
     overrides the transforms for named channels. `priors` overrides any default prior by site
-    name (see `DEFAULT_PRIORS`), or one channel's prior with the key ``"site.channel"``.
+    name (see `DEFAULT_PRIORS`), or one channel's prior with the key ``"site.channel"``. A key
+    ``"roas"`` or ``"roas.channel"`` puts the channels' prior on ROAS instead of `effect`
+    (see `ROAS`).
     """
 
     model_config = _STRICT
@@ -140,22 +151,39 @@ class ModelConfig(BaseModel):
 
     @model_validator(mode="after")
     def _known_prior_keys(self) -> ModelConfig:
-        for key in self.priors:
+        for key, prior in self.priors.items():
             site = key.split(".", 1)[0]
-            if site not in DEFAULT_PRIORS:
+            if site not in DEFAULT_PRIORS and site != ROAS:
                 raise ValueError(
                     f"priors: unknown site {site!r} in key {key!r}; known sites: "
-                    f"{sorted(DEFAULT_PRIORS)}"
+                    f"{sorted([*DEFAULT_PRIORS, ROAS])}"
                 )
             if "." in key and site not in CHANNEL_SITES:
                 raise ValueError(f"priors: {site!r} has no per-channel values; use key {site!r}")
+            if site == ROAS and prior.dist not in ROAS_FAMILIES:
+                raise ValueError(
+                    f"priors.{key}: a ROAS prior must be positive, one of "
+                    f"{sorted(ROAS_FAMILIES)}; got {prior.dist!r}"
+                )
+        effect_keys = [k for k in self.priors if k.split(".", 1)[0] == "effect"]
+        if self.roas_prior and effect_keys:
+            raise ValueError(
+                f"priors: {effect_keys} and a 'roas' prior both set the channel effects; give "
+                "each channel's prior on ROAS ('roas', 'roas.channel') or on 'effect', not both"
+            )
         return self
+
+    @property
+    def roas_prior(self) -> bool:
+        """Whether the channel effects have their prior on ROAS (a ``"roas"`` prior key)."""
+        return any(k.split(".", 1)[0] == ROAS for k in self.priors)
 
     def prior(self, site: str, channel: str | None = None) -> Prior:
         """The prior of `site` (for `channel` where it has per-channel values)."""
         if channel is not None and f"{site}.{channel}" in self.priors:
             return self.priors[f"{site}.{channel}"]
-        return self.priors.get(site, DEFAULT_PRIORS[site])
+        default = DEFAULT_ROAS_PRIOR if site == ROAS else DEFAULT_PRIORS[site]
+        return self.priors.get(site, default)
 
     def transforms_of(self, channel: str) -> tuple[str, str]:
         """(adstock, saturation) used by `channel`."""

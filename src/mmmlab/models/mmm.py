@@ -27,7 +27,7 @@ import numpyro
 import numpyro.distributions as dist
 
 from mmmlab.data import Dataset
-from mmmlab.models.config import ModelConfig
+from mmmlab.models.config import ROAS, ModelConfig
 from mmmlab.transforms import (
     ADSTOCK_PARAMS,
     SATURATION_PARAMS,
@@ -62,6 +62,7 @@ class ModelData(NamedTuple):
     controls : (T, G, K) standardised controls
     t : (T,) time in units of the training length, 0 mid-way through training
     changepoints : (n_cp,) changepoint locations on the `t` scale
+    spend_share : (C,) each channel's training spend over the training target (`Scaling`)
     reference_lags : (C, T_train, G, L) training `media_lags` when this window is not the
         training window (channel effects are training-window averages); None while fitting.
     """
@@ -71,6 +72,7 @@ class ModelData(NamedTuple):
     controls: Array
     t: Array
     changepoints: Array
+    spend_share: Array
     reference_lags: Array | None = None
 
 
@@ -80,7 +82,10 @@ class Scaling:
 
     y_scale : (G,) target divisor per geo; media_scale : (G, C) media divisor;
     control_mean, control_std : (G, K); t_origin : time_index of the training start;
-    t_span : number of training periods; changepoints : (n_cp,) on the `t` scale.
+    t_span : number of training periods; changepoints : (n_cp,) on the `t` scale;
+    spend_share : (C,) spend over the target's absolute sum, both summed over training
+        periods and geos: a ROAS prior times it is the prior of `effect` (None in fits saved
+        before it existed).
     """
 
     y_scale: np.ndarray
@@ -90,6 +95,7 @@ class Scaling:
     t_origin: int
     t_span: int
     changepoints: np.ndarray
+    spend_share: np.ndarray | None = None
 
     @classmethod
     def fit(cls, train: Dataset, config: ModelConfig) -> Scaling:
@@ -106,6 +112,8 @@ class Scaling:
         std = np.where(std > 0, std, 1.0)
         n = config.n_changepoints if config.trend == "piecewise" else 0
         changepoints = np.linspace(0.0, 1.0, n + 2)[1:-1] - 0.5
+        total = np.abs(train.target).sum()
+        spend_share = train.spend.sum(axis=(0, 1)) / (total if total > 0 else 1.0)
         return cls(
             y_scale=y_scale,
             media_scale=media_scale,
@@ -114,6 +122,7 @@ class Scaling:
             t_origin=int(train.time_index[0]),
             t_span=max(train.n_time, 1),
             changepoints=changepoints,
+            spend_share=spend_share,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -122,7 +131,13 @@ class Scaling:
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Scaling:
         arrays = {"y_scale", "media_scale", "control_mean", "control_std", "changepoints"}
-        return cls(**{k: np.asarray(v, dtype=float) if k in arrays else v for k, v in raw.items()})
+        arrays.add("spend_share")
+        return cls(
+            **{
+                k: np.asarray(v, dtype=float) if k in arrays and v is not None else v
+                for k, v in raw.items()
+            }
+        )
 
 
 def fourier_features(dates: Any, frequency: str, config: ModelConfig) -> np.ndarray:
@@ -154,6 +169,7 @@ def prepare(
     media = np.concatenate([pad, history, dataset.media]) / scaling.media_scale
     controls = (dataset.controls - scaling.control_mean) / scaling.control_std
     t = (dataset.time_index - scaling.t_origin) / scaling.t_span - 0.5
+    share = scaling.spend_share
     return ModelData(
         media_lags=jnp.asarray(
             lag_stack(media, config.l_max).transpose(3, 1, 2, 0).copy(), dtype=media_dtype
@@ -162,6 +178,7 @@ def prepare(
         controls=jnp.asarray(controls),
         t=jnp.asarray(t, dtype=float),
         changepoints=jnp.asarray(scaling.changepoints),
+        spend_share=jnp.ones(dataset.n_channels) if share is None else jnp.asarray(share),
     )
 
 
@@ -225,8 +242,24 @@ def _channel_prior(config: ModelConfig, site: str, channels: list[str]) -> dist.
     return priors[0].build(**{k: jnp.asarray([getattr(p, k) for p in priors]) for k in fields})
 
 
-def sample_params(s: Structure) -> dict[str, Array]:
-    """Sample every parameter of the model; returns them by site name (model scale)."""
+def effect_prior(config: ModelConfig, channels: list[str], spend_share: Array):
+    """The prior of `effect` (C,): the configured one, or a ROAS prior times `spend_share`.
+
+    With `effect` a channel's average contribution over the per-geo mean target, ``ROAS =
+    effect / spend_share`` when the channel's effect is the same in every geo.
+    """
+    if not config.roas_prior:
+        return _channel_prior(config, "effect", channels)
+    roas = _channel_prior(config, ROAS, channels)
+    return dist.TransformedDistribution(
+        roas, dist.transforms.AffineTransform(0.0, spend_share, domain=roas.support)
+    )
+
+
+def sample_params(s: Structure, spend_share: Array) -> dict[str, Array]:
+    """Sample every parameter of the model; returns them by site name (model scale).
+
+    spend_share : (C,) for a ROAS prior (`effect_prior`)."""
     cfg, G, C = s.config, s.n_geos, len(s.channels)
     params: dict[str, Array] = {}
     with numpyro.plate("geo", G):
@@ -244,7 +277,7 @@ def sample_params(s: Structure) -> dict[str, Array]:
             prior = _channel_prior(cfg, site, [s.channels[i] for i in idx])
             params[site] = numpyro.sample(site, prior)
     with numpyro.plate("channel", C):
-        prior = _channel_prior(cfg, "effect", list(s.channels))
+        prior = effect_prior(cfg, list(s.channels), spend_share)
         params["effect"] = numpyro.sample("effect", prior)
         if G > 1:
             prior = _channel_prior(cfg, "effect_geo_sd", list(s.channels))
@@ -368,7 +401,7 @@ def mmm(data: ModelData, s: Structure, y: Array | None = None) -> None:
     and the observed `y` (T, G).
     """
     cfg = s.config
-    params = sample_params(s)
+    params = sample_params(s, data.spend_share)
     F, K = data.fourier.shape[1], data.controls.shape[2]
     if F:
         with numpyro.plate("fourier", F):
@@ -405,6 +438,12 @@ def bind(dataset: Dataset, config: ModelConfig, media_dtype: Any = MEDIA_DTYPE) 
     (`media_dtype`: see `prepare`)."""
     scaling = Scaling.fit(dataset, config)
     s = structure_of(config, dataset.channels, dataset.n_geos)
+    unspent = [ch for ch, v in zip(dataset.channels, scaling.spend_share, strict=True) if v <= 0]
+    if config.roas_prior and unspent:
+        raise ValueError(
+            f"priors.roas: channel(s) {unspent} have no spend in the training window, so a "
+            "ROAS prior says nothing about them; drop them from the data or use 'effect' priors"
+        )
 
     def model(data: ModelData, y: Array | None = None) -> None:
         mmm(data, s, y)
