@@ -169,7 +169,7 @@ def test_metrics_write_is_atomic(store):
 def test_reopen_with_another_spec_hash_raises(tmp_path):
     run = tmp_path / "run"
     Store.open(run, SPEC, spec_hash="aaa111").close()
-    with pytest.raises(StoreError, match="aaa111.*bbb222.*--force-new") as info:
+    with pytest.raises(StoreError, match="aaa111.*bbb222.*another --out.*move this") as info:
         Store.open(run, SPEC + "# changed\n", spec_hash="bbb222")
     assert str(run) in str(info.value)
     Store.open(run, spec_hash="aaa111").close()  # the same spec resumes

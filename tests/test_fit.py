@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import jax
 import jax.numpy as jnp
@@ -103,6 +104,13 @@ def test_save_load_round_trip(tmp_path, example_fit):
     for site, draws in example_fit.posterior.items():
         np.testing.assert_array_equal(loaded.posterior[site], draws)
     np.testing.assert_array_equal(loaded.roas().values, example_fit.roas().values)
+    # a fit saved before `Scaling.spend_share` existed still loads and predicts the same
+    meta = json.loads((tmp_path / "fit" / "fit.json").read_text())
+    del meta["scaling"]["spend_share"]
+    (tmp_path / "fit" / "fit.json").write_text(json.dumps(meta))
+    older = load_fit(tmp_path / "fit")
+    assert older.scaling.spend_share is None
+    np.testing.assert_array_equal(older.roas().values, example_fit.roas().values)
 
 
 def test_map_and_svi_give_point_fits(example):

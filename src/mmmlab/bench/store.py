@@ -182,8 +182,8 @@ class Store:
         if spec_hash is not None and stored is not None and stored != spec_hash:
             raise StoreError(
                 f"run directory {self.run_dir} holds another spec (stored spec hash {stored}, "
-                f"this spec hash {spec_hash}); pass a new --out directory, or --force-new to "
-                "start this directory afresh"
+                f"this spec hash {spec_hash}); pass another --out directory, or move this one "
+                "away (its results stay in it) to start afresh here"
             )
 
     def close(self) -> None:
