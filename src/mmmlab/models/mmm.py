@@ -130,8 +130,9 @@ class Scaling:
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Scaling:
-        arrays = {"y_scale", "media_scale", "control_mean", "control_std", "changepoints"}
-        arrays.add("spend_share")
+        arrays = {
+            "y_scale", "media_scale", "control_mean", "control_std", "changepoints", "spend_share"
+        }  # fmt: skip
         return cls(
             **{
                 k: np.asarray(v, dtype=float) if k in arrays and v is not None else v
@@ -242,7 +243,7 @@ def _channel_prior(config: ModelConfig, site: str, channels: list[str]) -> dist.
     return priors[0].build(**{k: jnp.asarray([getattr(p, k) for p in priors]) for k in fields})
 
 
-def effect_prior(config: ModelConfig, channels: list[str], spend_share: Array):
+def effect_prior(config: ModelConfig, channels: list[str], spend_share: Array) -> dist.Distribution:
     """The prior of `effect` (C,): the configured one, or a ROAS prior times `spend_share`.
 
     With `effect` a channel's average contribution over the per-geo mean target, ``ROAS =
@@ -438,8 +439,10 @@ def bind(dataset: Dataset, config: ModelConfig, media_dtype: Any = MEDIA_DTYPE) 
     (`media_dtype`: see `prepare`)."""
     scaling = Scaling.fit(dataset, config)
     s = structure_of(config, dataset.channels, dataset.n_geos)
-    unspent = [ch for ch, v in zip(dataset.channels, scaling.spend_share, strict=True) if v <= 0]
-    if config.roas_prior and unspent:
+    if config.roas_prior and (scaling.spend_share <= 0).any():
+        unspent = [
+            ch for ch, v in zip(dataset.channels, scaling.spend_share, strict=True) if v <= 0
+        ]
         raise ValueError(
             f"priors.roas: channel(s) {unspent} have no spend in the training window, so a "
             "ROAS prior says nothing about them; drop them from the data or use 'effect' priors"
