@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -119,8 +120,7 @@ def run(
                 "yes" if c.name in excluded else "–",
             )
         console.print(table)
-        for reason in dict.fromkeys(excluded.values()):
-            n = sum(r == reason for r in excluded.values())
+        for reason, n in Counter(excluded.values()).items():
             console.print(f"{n} cell(s) {escape(reason)}")
         return
     from mmmlab.bench.runner import run_benchmark
