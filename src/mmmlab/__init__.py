@@ -11,6 +11,9 @@ The short public surface::
 """
 
 from mmmlab import runtime  # noqa: F401  (JAX settings before anything else imports jax)
+
+# isort: split
+from mmmlab import datasets
 from mmmlab.data import ColumnMap, Dataset, MffMap, read_dataset, read_mff
 from mmmlab.inference import Fit, fit
 from mmmlab.inference.serialize import load_fit as load
@@ -26,6 +29,7 @@ __all__ = [
     "ModelConfig",
     "Prior",
     "Truth",
+    "datasets",
     "example_dataset",
     "fit",
     "load",
