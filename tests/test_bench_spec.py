@@ -144,6 +144,6 @@ def test_preset_parameter_grid_and_file_groups(tmp_path):
 def test_example_specs_are_valid():
     for path in sorted((ROOT / "examples" / "benchmarks").glob("*.yaml")):
         spec, _ = load_spec(path)
-        if any(d.file for d in spec.datasets) and not Path(spec.datasets[0].file).exists():
-            continue  # needs ../shared/data
+        missing = [d.file for d in spec.datasets if d.file and not Path(d.file).exists()]
+        assert not missing, (path, missing)  # public data: the copies in mmmlab/datasets/
         assert expand(spec), path

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from mmmlab import datasets
 from mmmlab.cli import app
 
 pytestmark = pytest.mark.xdist_group("fit")
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 QUICK = ["--warmup", "300", "--samples", "300", "--no-progress"]
 OUTPUTS = (
@@ -44,9 +44,8 @@ def test_fit_example_writes_every_output(tmp_path):
     assert str(tmp_path.resolve()) in result.output
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared/data is not beside the repository")
 def test_fit_public_robyn_file_with_column_map(tmp_path):
-    data = SHARED / "robyn_dt_simulated_weekly.csv"
+    data = datasets.path("robyn_simulated")
     before = hashlib.sha256(data.read_bytes()).hexdigest()
     result = runner.invoke(
         app,

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from mmmlab import datasets
 from mmmlab.data import (
     ColumnMap,
     DataFileError,
@@ -20,7 +21,6 @@ from mmmlab.data import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
 T = 16
 COLUMNS = ColumnMap(
     date="date",
@@ -372,15 +372,8 @@ def test_mff_map_rejects_unknown_keys():
 
 
 # ------------------------------------------------------------------- public data files
-def shared_file(name: str) -> Path:
-    path = SHARED_DATA / name
-    if not path.is_file():
-        pytest.skip(f"{path} is not available")
-    return path
-
-
 def test_robyn_simulated_weekly():
-    path = shared_file("robyn_dt_simulated_weekly.csv")
+    path = datasets.path("robyn_simulated")
     ds = read_dataset(path, ColumnMap.from_yaml(REPO / "examples" / "robyn_columns.yaml"))
     raw = pd.read_csv(path)
     assert (ds.n_time, ds.frequency) == (208, "weekly")
@@ -399,7 +392,7 @@ def test_robyn_simulated_weekly():
 
 
 def test_meridian_national_all_channels():
-    path = shared_file("meridian_national_all_channels.csv")
+    path = datasets.path("meridian_national")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ds = read_dataset(path, ColumnMap.from_yaml(REPO / "examples" / "meridian_columns.yaml"))
