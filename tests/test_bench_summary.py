@@ -245,6 +245,25 @@ def test_worst_runs_by_rhat(tables):
     assert got["value"].tolist() == [1.35, 1.05, 1.03]
     best = summary.worst_runs(metrics, "test_rmse", n=1, ascending=True)
     assert best["cell"].tolist() == ["A/m1/seed=0"]
+    # Beside each run: the recorded metrics asked for (min_ess_bulk is not; max_rhat is `value`).
+    wider = summary.worst_runs(
+        metrics, "max_rhat", n=2, also=("min_ess_bulk", "elpd_loo", "max_rhat")
+    )
+    assert list(wider.columns) == [
+        "cell",
+        "dataset",
+        "model",
+        "variant",
+        "seed",
+        "value",
+        "elpd_loo",
+    ]
+    assert wider["elpd_loo"].tolist() == [-5000.0, -3000.0]
+    assert list(summary.summarize(*tables)["worst_rhat"].columns[-3:]) == [
+        "value",
+        "elpd_loo",
+        "test_rmse",
+    ]
 
 
 def test_status_counts_and_failures(tables):

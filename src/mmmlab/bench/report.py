@@ -15,13 +15,13 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mmmlab.bench import summary
+from mmmlab.bench import accuracy, summary
 from mmmlab.bench.figures import (  # noqa: F401  (distribution_figure is part of the API)
     _label,
     convergence_figure,
@@ -30,6 +30,7 @@ from mmmlab.bench.figures import (  # noqa: F401  (distribution_figure is part o
     roas_recovery_figure,
     runtime_figure,
 )
+from mmmlab.bench.sections import Block, Section, table_or_note
 
 DISTRIBUTION_METRICS = ["test_rmse", "elpd_loo"]
 MAX_PARETO = 6  # Pareto-front figures shown (the first cells by name)
@@ -59,29 +60,6 @@ tr:nth-child(even) td{background:#fafbfc}figure{margin:10px 0}img{max-width:100%
 figcaption{color:#5b6673;font-size:12px}
 pre{background:#f3f5f7;padding:10px;overflow-x:auto;font-size:12px;border:1px solid #d8dde3}
 """
-
-
-class Block(NamedTuple):
-    """One piece of a section.
-
-    Attributes
-    ----------
-    kind : str
-        ``'text'``, ``'heading'``, ``'table'``, ``'figure'`` or ``'pre'``.
-    content : Any
-        The text, the DataFrame, or the figure name (a key of the figures mapping).
-    """
-
-    kind: str
-    content: Any
-
-
-class Section(NamedTuple):
-    """A titled part of the report; ``anchor`` is its HTML id."""
-
-    title: str
-    anchor: str
-    blocks: list[Block]
 
 
 def _png(fig: Figure) -> bytes:
@@ -157,15 +135,6 @@ def _flatten(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, st
     return items
 
 
-def _table_or_note(frame: pd.DataFrame, note: str) -> Block:
-    """The table, without a ``variant`` column that is blank throughout, or the note if empty."""
-    if frame.empty:
-        return Block("text", note)
-    if "variant" in frame.columns and frame["variant"].fillna("").eq("").all():
-        frame = frame.drop(columns="variant")
-    return Block("table", frame)
-
-
 def build_sections(
     cells: pd.DataFrame,
     metrics: pd.DataFrame,
@@ -173,12 +142,15 @@ def build_sections(
     environment: Mapping[str, Any] | None = None,
     catastrophic_rules: Mapping[str, tuple[str, float]] | None = None,
     pareto: Mapping[str, pd.DataFrame] | None = None,
+    reference_model: str | None = None,
 ) -> tuple[list[Section], dict[str, Figure]]:
     """The report's sections and the figures they name; ``write_report`` renders them.
 
     Per-model tables group by ``(model, variant)`` when any cell has a variant, else by model.
     A run with variants or Robyn metrics gets a "Configurations" section
     (`bench.configurations`); `pareto` maps ridge cells to their evaluated candidates.
+    `reference_model` (default: the spec's) is the model the "Accuracy and reliability"
+    section compares the others with (`bench.accuracy`).
     """
     summary.require_columns(cells, summary.CELL_COLUMNS, "cells")
     summary.require_columns(metrics, summary.METRIC_COLUMNS, "metrics")
@@ -193,6 +165,8 @@ def build_sections(
     figures["runtime"] = runtime_figure(cells)
     config_blocks = configuration_blocks(cells, metrics, pareto or {}, figures)
     engine_blocks = comparison_blocks(cells, metrics, figures)
+    reference = reference_model or accuracy.reference_in_spec(spec_text)
+    accuracy_blocks = accuracy.blocks(metrics, by, reference)
     shown = {k: f for k, f in figures.items() if f is not None}
 
     def figure(name: str, missing: str) -> Block:
@@ -201,7 +175,7 @@ def build_sections(
     counts = cells["status"].value_counts()
     overview = [
         Block("text", f"{len(cells)} cells" + "".join(f", {n} {s}" for s, n in counts.items())),
-        _table_or_note(tables["status"], "No cells recorded."),
+        table_or_note(tables["status"], "No cells recorded."),
     ]
     if environment:
         env = pd.DataFrame(_flatten(environment), columns=["setting", "value"])
@@ -227,11 +201,11 @@ def build_sections(
         note = f"No {metric} recorded."
         winners += [
             Block("heading", f"{metric} ({'lower' if lower else 'higher'} is better)"),
-            _table_or_note(tables[wins], note),
+            table_or_note(tables[wins], note),
         ]
         best += [
             Block("heading", f"by {metric} ({'lowest' if lower else 'highest'} median)"),
-            _table_or_note(tables[medians], note),
+            table_or_note(tables[medians], note),
         ]
 
     done = cells[(cells["status"] == "done") & cells["seconds"].notna()]
@@ -241,24 +215,25 @@ def build_sections(
         ("Overview", overview),
         ("Engine comparison", engine_blocks),
         ("Convergence", [
-            _table_or_note(tables["convergence"], "No done cells recorded."),
+            table_or_note(tables["convergence"], "No done cells recorded."),
             figure("convergence", "No convergence flags recorded."),
         ]),
         ("Metric distributions", distributions),
         ("Catastrophic runs", [
             Block("text", f"Done runs breaking a rule: {rule_text}."),
-            _table_or_note(tables["catastrophic"], "No metric named by the rules is recorded."),
+            table_or_note(tables["catastrophic"], "No metric named by the rules is recorded."),
         ]),
+        ("Accuracy and reliability", accuracy_blocks),
         ("Winners", winners),
         ("Best model per dataset", best),
-        ("Worst runs by R-hat", [_table_or_note(tables["worst_rhat"], "No max_rhat recorded.")]),
+        ("Worst runs by R-hat", [table_or_note(tables["worst_rhat"], "No max_rhat recorded.")]),
         ("Configurations", config_blocks),
         ("ROAS recovery", [figure("roas_recovery", "No roas with roas_true recorded.")]),
         ("Runtime", [
             figure("runtime", "No runtimes recorded."),
-            _table_or_note(runtime_table, "No done cells with a runtime."),
+            table_or_note(runtime_table, "No done cells with a runtime."),
         ]),
-        ("Failures", [_table_or_note(tables["failures"], "No failed cells.")]),
+        ("Failures", [table_or_note(tables["failures"], "No failed cells.")]),
         ("Spec", [Block("pre", spec_text) if spec_text else Block("text", "No spec snapshot.")]),
     ]  # fmt: skip
     sections = [Section(t, t.lower().replace(" ", "-"), b) for t, b in parts if b]
@@ -285,9 +260,9 @@ def comparison_blocks(
               "compiles a model shape once: 'first compile s' (the slowest over seeds) is a "
               "first fit's, and 'first-fit ESS/s' charges it to every fit."),
         Block("heading", "Targets"),
-        _table_or_note(cmp.targets(table, ref), f"No finished {ref} cell to compare."),
+        table_or_note(cmp.targets(table, ref), f"No finished {ref} cell to compare."),
         Block("heading", "Every engine"),
-        _table_or_note(table, "No finished cells."),
+        table_or_note(table, "No finished cells."),
     ]  # fmt: skip
     if figures["engine_speed"] is not None:
         blocks.append(Block("figure", "engine_speed"))
@@ -318,16 +293,16 @@ def configuration_blocks(
         Block("heading", "Best variant per goal"),
         Block("text", "Gain is against the base (positive = better); it beats seed-to-seed "
               "noise when the mean paired gain (same dataset and seed) exceeds twice its SE."),
-        _table_or_note(cf.best_variant(cells, metrics), "No goal metric recorded."),
+        table_or_note(cf.best_variant(cells, metrics), "No goal metric recorded."),
         Block("heading", "R² by split"),
-        _table_or_note(cf.r2_by_split(metrics), "No R² recorded (metric group robyn)."),
+        table_or_note(cf.r2_by_split(metrics), "No R² recorded (metric group robyn)."),
         Block("heading", "Train → validation → test"),
-        _table_or_note(cf.split_gap(metrics), "Fewer than two splits with NRMSE."),
+        table_or_note(cf.split_gap(metrics), "Fewer than two splits with NRMSE."),
         Block("heading", "NRMSE vs DECOMP.RSSD"),
         Block("figure", "tradeoff") if figures["tradeoff"] is not None
         else Block("text", "No NRMSE with DECOMP.RSSD recorded."),
         Block("heading", "Correlation between metrics (Spearman, over done cells)"),
-        _table_or_note(cf.metric_correlation(metrics), "Too few cells to correlate."),
+        table_or_note(cf.metric_correlation(metrics), "Too few cells to correlate."),
     ]  # fmt: skip
     for i, (cell, table) in enumerate(sorted(pareto.items())[:MAX_PARETO]):
         name = f"pareto_{i}"
@@ -407,6 +382,7 @@ def write_report(
     catastrophic_rules: Mapping[str, tuple[str, float]] | None = None,
     generated: dt.datetime | None = None,
     pareto: Mapping[str, pd.DataFrame] | None = None,
+    reference_model: str | None = None,
 ) -> dict[str, Path]:
     """Write ``report.html``, ``report.md`` and ``figures/*.png`` into ``out_dir``.
 
@@ -428,6 +404,8 @@ def write_report(
         Time stamp shown in the header; now (UTC) by default.
     pareto : mapping, optional
         Ridge cell name -> its evaluated candidates (`RidgeFit.pareto`).
+    reference_model : str, optional
+        The model others are compared with; by default the spec's ``reference_model``.
 
     Returns
     -------
@@ -437,7 +415,7 @@ def write_report(
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     sections, figures = build_sections(
-        cells, metrics, spec_text, environment, catastrophic_rules, pareto
+        cells, metrics, spec_text, environment, catastrophic_rules, pareto, reference_model
     )
     stamp = (generated or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M %Z").strip()
     images = {name: _png(fig) for name, fig in figures.items()}

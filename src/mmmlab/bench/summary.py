@@ -31,36 +31,16 @@ ID_COLUMNS = ["cell", "dataset", "model", "variant", "seed", "status"]
 STATUSES = ["done", "failed", "skipped", "pending", "running"]
 SEED_CELL = ["dataset", "variant", "seed"]
 DESCRIBE_COLUMNS = [
-    "n",
-    "n_missing",
-    "mean",
-    "mean_converged",
-    "median",
-    "trimmed_mean",
-    "sd",
-    "p50",
-    "p90",
-    "p95",
-    "p99",
-    "max",
-    "min",
+    *("n", "n_missing", "mean", "mean_converged", "median", "trimmed_mean", "sd"),
+    *("p50", "p90", "p95", "p99", "max", "min"),
 ]
 # The metrics a reader looks at first; describe_all puts them ahead of the rest.
 KEY_METRICS = [
-    "test_rmse",
-    "elpd_loo",
-    "test_coverage_90",
-    "train_rmse",
-    "effective_k",
-    "competing_modes",
-    "delta_loo",
-    "max_rhat",
-    "ess_per_s",
-    "sample_s",
-    "r2_test",
-    "decomp_rssd",
-    "roas_mae",
+    *("test_rmse", "elpd_loo", "test_coverage_90", "train_rmse", "effective_k", "competing_modes"),
+    *("delta_loo", "max_rhat", "ess_per_s", "sample_s", "r2_test", "decomp_rssd", "roas_mae"),
 ]
+# Shown beside each worst run by R-hat: how badly it mixed and what it cost in fit.
+WORST_RUN_COLUMNS = ("min_ess_bulk", "elpd_loo", "test_rmse")
 DEFAULT_CATASTROPHIC_RULES: dict[str, tuple[str, float]] = {"elpd_loo": ("<", -2000.0)}
 _OPERATORS: dict[str, Callable[[object, object], object]] = {
     "<": operator.lt,
@@ -364,19 +344,25 @@ def best_by_dataset(
 
 
 def worst_runs(
-    metrics: pd.DataFrame, metric: str = "max_rhat", n: int = 10, ascending: bool = False
+    metrics: pd.DataFrame,
+    metric: str = "max_rhat",
+    n: int = 10,
+    ascending: bool = False,
+    also: Sequence[str] = (),
 ) -> pd.DataFrame:
     """The ``n`` done cells with the largest (or, ``ascending=True``, smallest) value.
 
     Returns
     -------
     DataFrame
-        Columns ``cell, dataset, model, variant, seed, value``; NaN values are left out.
+        Columns ``cell, dataset, model, variant, seed, value``, then the cell-level metrics of
+        `also` that are recorded (NaN where a cell lacks one); NaN values are left out.
     """
     columns = ["cell", "dataset", "model", "variant", "seed", "value"]
     table = done_wide(metrics)
     if metric not in table.columns:
         return pd.DataFrame(columns=columns)
+    columns += [m for m in also if m in table.columns and m != metric]
     table = table[table[metric].notna()].rename(columns={metric: "value"})
     table = table.sort_values(["value", "cell"], ascending=[ascending, True], kind="stable")
     return table.head(n).reset_index(drop=True)[columns]
@@ -449,7 +435,8 @@ def summarize(
         ``catastrophic`` by dataset and ``by``; ``winners_rmse`` and
         ``winners_loo`` (``winner_counts`` on ``test_rmse``, lower better, and ``elpd_loo``,
         higher better), ``best_rmse`` and ``best_loo`` (``best_by_dataset``), ``worst_rhat``
-        (ten largest ``max_rhat``) and ``failures``. Missing data give empty frames.
+        (ten largest ``max_rhat``, with ``WORST_RUN_COLUMNS``) and ``failures``. Missing data
+        give empty frames.
     """
     require_columns(cells, CELL_COLUMNS, "cells")
     require_columns(metrics, METRIC_COLUMNS, "metrics")
@@ -462,6 +449,6 @@ def summarize(
         "winners_loo": winner_counts(metrics, "elpd_loo", lower_is_better=False),
         "best_rmse": best_by_dataset(metrics, "test_rmse", lower_is_better=True),
         "best_loo": best_by_dataset(metrics, "elpd_loo", lower_is_better=False),
-        "worst_rhat": worst_runs(metrics, "max_rhat"),
+        "worst_rhat": worst_runs(metrics, "max_rhat", also=WORST_RUN_COLUMNS),
         "failures": failures(cells),
     }
