@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-peers test-peers-pymc test-peers-meridian param-recovery lint format bench bench-recovery clean
+.PHONY: demo test chromium test-slow test-peers test-peers-pymc test-peers-meridian param-recovery lint format bench bench-recovery clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or run: make PYTHON=python3 ...)"; exit 1; }
@@ -18,7 +18,24 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/mmmlab bench run --out runs/demo
 
-test: $(STAMP)
+# The report's browser test drives the system Chromium (through Playwright, no browser download):
+# installed from the system package manager when none is on PATH. A skip fails `make test`.
+CHROMIUM_NAMES := chromium chromium-browser google-chrome headless_shell
+
+chromium:
+	@for name in $(CHROMIUM_NAMES); do command -v $$name >/dev/null 2>&1 && exit 0; done; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Chromium for the report's browser test: apt-get install -y chromium"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+			>/dev/null && command -v chromium >/dev/null; \
+	else \
+		echo "make test needs Chromium for the report's browser test; none of"; \
+		echo "'$(CHROMIUM_NAMES)' is on PATH and, not root with apt-get, it cannot"; \
+		echo "install one: install Chromium (Debian: apt-get install chromium), then rerun."; \
+		exit 1; \
+	fi
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test-slow: $(STAMP)

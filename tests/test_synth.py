@@ -36,8 +36,6 @@ def test_same_seed_gives_identical_files(tmp_path, name):
 
 @pytest.mark.parametrize("name", list(SIMULATORS))
 def test_every_world_has_a_consistent_answer_key(name):
-    if name == "large_business":
-        pytest.skip("covered by test_large_business_is_one_reproducible_world (slow to check)")
     dataset, truth = simulate(name, 1)
     T, G, C = dataset.spend.shape
     assert SIMULATORS[name].shape == (T, G, C)
