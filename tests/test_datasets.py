@@ -10,9 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 import mmmlab
 from mmmlab import datasets
+from mmmlab.bench.grid import expand
+from mmmlab.bench.spec import parse_spec
 from mmmlab.data import ColumnMap
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,6 +93,16 @@ def test_licence_notices_ship_beside_the_files():
     assert "END OF TERMS AND CONDITIONS" in apache  # the whole text, not a pointer to it
     for holder in ("Meta Platforms", "The Meridian Authors", "The PyMC Labs Developers"):
         assert holder in notice
+
+
+def test_the_public_suite_reads_the_shipped_files():
+    text = (ROOT / "src" / "mmmlab" / "bench" / "suites" / "hill-mixture-public.yaml").read_text()
+    spec = parse_spec(yaml.safe_load(text.replace("${data}", str(datasets.folder()))))
+    assert datasets.folder() == FOLDER
+    assert sorted(Path(d.file).name for d in spec.datasets) == sorted(
+        datasets.path(name).name for name in datasets.names()
+    )
+    assert len(expand(spec)) == 3 * 4 * 3  # datasets x models x seeds
 
 
 def test_every_file_of_the_folder_is_package_data():

@@ -28,8 +28,14 @@ def names() -> tuple[str, ...]:
     return tuple(FILES)
 
 
+def folder() -> Path:
+    """The folder of the shipped files: a data folder for specs that read them by file name
+    (the ``${data}`` of suite hill-mixture-public)."""
+    return Path(str(resources.files(__name__)))
+
+
 def _file(name: str) -> Path:
-    return Path(str(resources.files(__name__) / name))
+    return folder() / name
 
 
 def _known(name: str) -> str:
