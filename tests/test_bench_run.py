@@ -53,7 +53,8 @@ def test_grid_runs_records_a_failing_cell_and_writes_the_report(tmp_path):
     path = _spec_file(tmp_path, spec)
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["bench", "run", str(path), "--out", str(out)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # some cells failed, not all
+    assert "3 of 9 cell(s) failed" in result.output and "--retry-failed" in result.output
     with Store.open(out, readonly=True) as store:
         cells = store.cells_frame().set_index("name")
         metrics = store.metrics_frame()
@@ -95,7 +96,7 @@ def test_grid_runs_records_a_failing_cell_and_writes_the_report(tmp_path):
     listed = CliRunner().invoke(app, ["bench", "list", "--root", str(tmp_path)])
     assert listed.exit_code == 0 and "run" in listed.output
     again = CliRunner().invoke(app, ["bench", "run", str(path), "--out", str(out)])
-    assert again.exit_code == 0 and "ran 0 cell(s)" in again.output
+    assert again.exit_code == 3 and "ran 0 cell(s)" in again.output
     only = run_benchmark(parse_spec(spec), path.read_text(), out, retry_failed=True, only="/hill/")
     assert only.ran == 1 and only.counts["failed"] == 3  # the other failures stay recorded
     retry = run_benchmark(parse_spec(spec), path.read_text(), out, retry_failed=True)
@@ -106,6 +107,18 @@ def test_grid_runs_records_a_failing_cell_and_writes_the_report(tmp_path):
     flat = "".join(status.output.split())
     assert status.exit_code == 0 and "failed" in flat
     assert "bad/logistic/seed=0" in flat and "DataFileError" in flat
+
+
+def test_a_run_where_every_cell_failed_exits_1(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date,revenue,tv\n2024-01-07,1,1\n2024-01-14,2,x\n")
+    columns = {"date": "date", "target": "revenue", "spend": ["tv"]}
+    spec = TINY | {"datasets": [{"file": str(bad), "columns": columns}], "run": {}}
+    path, out = _spec_file(tmp_path, spec), tmp_path / "run"
+    args = ["bench", "run", str(path), "--out", str(out), "--workers", "1", "--no-report"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "2 of 2 cell(s) failed" in result.output
 
 
 def test_a_timed_out_cell_is_recorded_and_the_grid_goes_on(tmp_path):

@@ -147,3 +147,81 @@ def test_example_specs_are_valid():
         missing = [d.file for d in spec.datasets if d.file and not Path(d.file).exists()]
         assert not missing, (path, missing)  # public data: the copies in mmmlab/datasets/
         assert expand(spec), path
+
+
+def test_a_dataset_source_that_cannot_load_is_an_error_naming_its_key(tmp_path):
+    csv = tmp_path / "shop.csv"
+    csv.write_text("date,y,x\n")
+    columns = {"date": "date", "target": "y", "spend": ["x"]}
+    for dataset, message in (
+        ({"file": str(tmp_path / "nope.csv"), "columns": columns}, r"file: .*nope\.csv: no such"),
+        ({"files": str(tmp_path / "org_*.csv"), "columns": columns}, r"files: no file matches"),
+        ({"file": str(csv), "columns": str(tmp_path / "c.yaml")}, r"columns: .*c\.yaml: no such"),
+        ({"file": str(csv), "columns": columns | {"targte": "y"}}, r"columns: .*targte"),
+        ({"preset": "small_busines"}, r"preset: 'small_busines' is not .*'small_business'\?"),
+        ({"preset": "small_business", "params": {"noize": [0.1]}}, r"params: 'noize' is not"),
+        ({"preset": "small_business", "params": {"noise": ["loud"]}}, r"params\.noise: 'loud'"),
+        ({"preset": "hill_single", "params": {"noise": [0.1]}}, r": params and frequency apply"),
+    ):
+        # the second dataset is at fault: its index is in the key path
+        spec = parse_spec(BASE | {"datasets": [{"preset": "small_business"}, dataset]})
+        with pytest.raises(SpecError, match=r"^datasets\.1\.?" + message):
+            expand(spec)
+
+
+def test_a_method_the_metrics_cannot_score_is_an_error():
+    with pytest.raises(SpecError, match=r"inference\.method: 'map' .*'loo'"):
+        parse_spec(BASE | {"inference": {"method": "map"}})  # the default metrics hold loo
+    assert expand(parse_spec(BASE | {"inference": {"method": "map"}, "metrics": ["predictive"]}))
+    assert expand(parse_spec(BASE | {"inference": {"method": "svi"}}))  # svi draws: loo scores
+    fits = [{"label": "nuts"}, {"label": "quick", "inference": {"method": "map"}}]
+    spec = parse_spec(BASE | {"variants": {"dimensions": {"fit": fits}}})
+    with pytest.raises(SpecError, match=r"^variants\.dimensions\.fit \[quick\]: .*'map'.*'loo'"):
+        expand(spec)
+    typo = [{"label": "short", "inference": {"num_sampels": 10}}]
+    spec = parse_spec(BASE | {"variants": {"dimensions": {"fit": typo}}})
+    with pytest.raises(SpecError, match=r"fit \[short\]: inference\.num_sampels: unknown key"):
+        expand(spec)
+    split = [{"label": "long", "split": {"train": 1.5}}]
+    spec = parse_spec(BASE | {"variants": {"dimensions": {"window": split}}})
+    with pytest.raises(SpecError, match=r"window \[long\]: split\.train: "):
+        expand(spec)
+
+
+def test_two_cells_of_one_name_and_an_empty_seed_list_are_errors():
+    for dimension, values, label in (
+        ("adstock", ["geometric", "geometric"], "geometric"),
+        ("w", [{"label": "a", "split": {"train": 0.7}}, {"label": "a"}], "a"),
+    ):
+        spec = parse_spec(BASE | {"variants": {"dimensions": {dimension: values}}})
+        with pytest.raises(
+            SpecError, match=rf"dimensions\.{dimension}: values 0 and 1 .*'{label}'"
+        ):
+            expand(spec)
+    for seeds, message in (
+        (0, "seeds: 0 gives no cells"),
+        ([], "seeds: an empty list gives no cells"),
+        ([3, 1, 3], r"seeds: \[3\] given twice"),
+        ([-1], r"seeds: \[-1\] are negative"),
+        (-2, "seeds: -2 gives no cells"),
+    ):
+        with pytest.raises(SpecError, match=message):
+            parse_spec(BASE | {"seeds": seeds})
+
+
+def test_dry_run_refuses_a_bad_spec_naming_the_spec_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from mmmlab.cli_bench import bench_app as app
+
+    columns = {"date": "date", "target": "y", "spend": ["x"]}
+    for change, message in (
+        ({"datasets": [{"file": "data/shop.csv", "columns": columns}]}, "datasets.0.file: /"),
+        ({"seeds": 0}, "seeds: 0 gives no cells"),
+    ):
+        path = tmp_path / "spec.yaml"
+        path.write_text(yaml.safe_dump(BASE | change))
+        result = CliRunner().invoke(app, ["run", str(path), "--dry-run"])
+        flat = " ".join(result.output.split())
+        assert result.exit_code == 2 and flat.startswith(f"error: {path}: "), flat
+        assert message in flat, flat

@@ -23,7 +23,7 @@ NEEDS_DATA = {"hill-mixture-real": None, "hill-mixture-public": "../shared/data"
 DEFAULT_ROOT = Path("runs/bench")
 
 
-def _error(err: Exception) -> None:
+def _error(err: Exception | str) -> None:
     console.print("[red]error:[/] ", end="")
     console.print(str(err), soft_wrap=True, markup=False, highlight=False)
 
@@ -96,15 +96,30 @@ def run(
         str | None, typer.Option(help="Data file or folder of a suite that reads data")
     ] = None,
 ) -> None:
-    """Run every pending cell of a benchmark; rerunning the same spec resumes."""
+    """Run every pending cell of a benchmark; rerunning the same spec resumes.
+
+    Exit status:
+    0: no cell failed;
+    3: some cells failed (their count is printed): `bench status` shows them,
+    --retry-failed reruns them;
+    1: every cell that ran failed;
+    2: the run could not start: a bad spec, or a run directory that another run
+    holds, that is damaged or that holds another spec;
+    130: stopped by Ctrl-C (finished cells are kept).
+    """
     from mmmlab.bench.grid import excluded_cells, expand
 
     try:
         bench, text = _spec_source(spec, data)
-        cells = expand(bench)
-        excluded = excluded_cells(bench, cells)
     except ValueError as err:
         _error(err)
+        raise typer.Exit(2) from None
+    try:
+        cells = expand(bench)
+        excluded = excluded_cells(bench, cells)
+    except ValueError as err:  # the grid names the key; say which spec
+        source = f"suite {spec or 'quick'}" if (spec or "quick") in SUITES else spec
+        _error(f"{source}: {err}")
         raise typer.Exit(2) from None
     if dry_run:
         table = Table(title=f"{bench.name}: {len(cells)} cells (dry run)")
@@ -174,6 +189,15 @@ def run(
         paths = _write_report(out)
         console.print(f"\n[bold green]report[/] {paths['html'].resolve()}")
         console.print(f"        {paths['markdown'].resolve()}")
+    failed = counts.get("failed", 0)
+    if failed:
+        again = f"mmmlab bench run {spec or 'quick'} --out {out} --retry-failed"
+        console.print(
+            f"\n[red]{failed} of {len(cells)} cell(s) failed[/]: see why with "
+            f"`mmmlab bench status {escape(str(out))}`; rerun only them with `{escape(again)}`",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1 if counts.get("done", 0) == 0 else 3)
 
 
 def _write_report(run_dir: Path) -> dict[str, Path]:

@@ -9,7 +9,10 @@ import itertools
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from mmmlab.bench.spec import BenchSpec, DatasetSpec, SpecError
+from pydantic import ValidationError
+
+from mmmlab.bench.sources import check_sources
+from mmmlab.bench.spec import BenchSpec, DatasetSpec, SpecError, schema_problems, unscorable
 from mmmlab.bench.variants import DATA_DIMENSIONS, data_option, split_option
 
 
@@ -105,8 +108,6 @@ def _expand_datasets(d: DatasetSpec) -> list[DatasetRef]:
     if d.conjura is not None:
         from mmmlab.data.conjura import organisations
 
-        if not Path(d.conjura).exists():
-            raise SpecError(f"datasets.conjura: {d.conjura}: file not found")
         ids = organisations(d.conjura)["organisation_id"].astype(str).tolist()
         ids = ids[: d.n_organisations] if d.n_organisations else ids
         prefix = f"{d.name}:" if d.name else ""
@@ -143,8 +144,6 @@ def _expand_datasets(d: DatasetSpec) -> list[DatasetRef]:
             )
         ]
     paths = sorted(glob.glob(d.files or ""))
-    if not paths:
-        raise SpecError(f"datasets.files: no file matches {d.files!r}")
     prefix = f"{d.name}:" if d.name else ""
     return [
         DatasetRef(prefix + Path(p).stem, file=p, columns=columns, sum_channels=d.sum_channels)
@@ -158,6 +157,8 @@ def expand_variants(spec: BenchSpec) -> list[Variant]:
     if not dims:
         return [Variant("")]
     options = {name: [_option(name, v) for v in values] for name, values in dims.items()}
+    for name, opts in options.items():
+        _check_options(spec, name, opts)
     if spec.variants.mode == "cartesian":
         combos = list(itertools.product(*options.values()))
         if len(combos) > spec.variants.max_combinations:
@@ -215,8 +216,36 @@ def _option(dim: str, value: Any) -> tuple[str, dict, dict, dict, dict]:
     return label, value, split, inference, {}
 
 
+def _check_options(spec: BenchSpec, dim: str, options: list[tuple]) -> None:
+    """Each value of dimension `dim` has its own label, and its split and inference overrides
+    are valid on top of the spec's and scorable by its metrics."""
+    labels = [opt[0] for opt in options]
+    for j, label in enumerate(labels):
+        if label in labels[:j]:
+            raise SpecError(
+                f"variants.dimensions.{dim}: values {labels.index(label)} and {j} are both "
+                f"labelled {label!r}, so two cells would share one name; drop the repeat or "
+                "give each a distinct label"
+            )
+    for label, _, split, inference, _ in options:
+        where = f"variants.dimensions.{dim} [{label}]"
+        for block, base, override in (
+            ("split", spec.split, split),
+            ("inference", spec.inference, inference),
+        ):
+            try:
+                merged = type(base).model_validate(base.model_dump() | override)
+            except ValidationError as err:
+                problems = "; ".join(schema_problems(err, f"{block}."))
+                raise SpecError(f"{where}: {problems}") from None
+            if block == "inference" and unscorable(merged.method, spec.metrics):
+                raise SpecError(f"{where}: {unscorable(merged.method, spec.metrics)}")
+
+
 def expand(spec: BenchSpec) -> list[Cell]:
-    """Every cell, in grid order: dataset, then model, then variant, then seed."""
+    """Every cell, in grid order: dataset, then model, then variant, then seed. Sources and
+    variants are checked first: a spec that would fail or misname cells raises `SpecError`."""
+    check_sources(spec)
     datasets = [ref for d in spec.datasets for ref in expand_datasets(d)]
     names = [d.name for d in datasets]
     dup = sorted({n for n in names if names.count(n) > 1})

@@ -207,8 +207,28 @@ class BenchSpec(BaseModel):
     run: RunSpec = Field(default_factory=RunSpec)
     exclude: list[Exclusion] = Field(default_factory=list)
 
+    @field_validator("seeds")
+    @classmethod
+    def _some_seeds(cls, value: list[int] | int) -> list[int] | int:
+        if isinstance(value, int):
+            if value < 1:
+                raise ValueError(f"{value} gives no cells; give a count of at least 1")
+            return value
+        if not value:
+            raise ValueError("an empty list gives no cells; list at least one seed")
+        twice = sorted({s for s in value if value.count(s) > 1})
+        if twice:
+            raise ValueError(f"{twice} given twice (two cells would share one name)")
+        negative = sorted(s for s in value if s < 0)
+        if negative:
+            raise ValueError(f"{negative} are negative; seeds are 0 or more")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> BenchSpec:
+        unscored = unscorable(self.inference.method, self.metrics)
+        if unscored:
+            raise ValueError(unscored)
         names = [m.name for m in self.models]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -235,6 +255,17 @@ class BenchSpec(BaseModel):
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
 
 
+def unscorable(method: str, metrics: list[str]) -> str | None:
+    """Why the metric groups `metrics` cannot score fits by `method`, or None when they can."""
+    if method == "map" and "loo" in metrics:
+        return (
+            "inference.method: 'map' gives one point estimate, and 'loo' in metrics needs "
+            "posterior draws, so every cell would fail; list the metrics without 'loo', or use "
+            "method nuts or svi"
+        )
+    return None
+
+
 class SpecError(ValueError):
     """A benchmark spec is not valid; the message names the file and each bad key."""
 
@@ -246,14 +277,21 @@ def parse_spec(raw: Any, source: str = "spec") -> BenchSpec:
     try:
         return BenchSpec.model_validate(raw)
     except ValidationError as err:
-        lines = []
-        for e in err.errors():
-            where = ".".join(str(x) for x in e["loc"]) or "(top)"
-            what = e["msg"]
-            if e["type"] == "extra_forbidden":
-                what = f"unknown key {e['loc'][-1]!r} (misspelled? it would be ignored otherwise)"
-            lines.append(f"  {where}: {what}")
-        raise SpecError(f"{source}: invalid benchmark spec\n" + "\n".join(lines)) from err
+        lines = "\n".join(f"  {line}" for line in schema_problems(err))
+        raise SpecError(f"{source}: invalid benchmark spec\n{lines}") from err
+
+
+def schema_problems(err: ValidationError, prefix: str = "") -> list[str]:
+    """One ``key.path: what is wrong`` line per problem of a pydantic error; `prefix` is
+    the key path of the validated block (``inference.``)."""
+    lines = []
+    for e in err.errors():
+        where = prefix + ".".join(str(x) for x in e["loc"])
+        what = e["msg"].removeprefix("Value error, ")  # our validators' text, said once
+        if e["type"] == "extra_forbidden":
+            what = f"unknown key {e['loc'][-1]!r} (misspelled? it would be ignored otherwise)"
+        lines.append(f"{where}: {what}" if where else what)
+    return lines
 
 
 def load_spec(path: str | Path) -> tuple[BenchSpec, str]:

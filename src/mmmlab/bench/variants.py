@@ -79,7 +79,8 @@ def data_option(dim: str, value: Any) -> tuple[str, dict[str, Any]]:
             raise SpecError(f"{where}: mode {mode!r}; give aligned or extended")
         if history is not None and (not isinstance(history, int) or history < 1):
             raise SpecError(f"{where}: history must be a positive number of periods")
-        return str(label or mode), {dim: {"mode": mode, "history": history}}
+        default = mode if history is None else f"{mode}(history={history})"
+        return str(label or default), {dim: {"mode": mode, "history": history}}
     raise SpecError(f"{where}: not a data dimension")
 
 
