@@ -177,6 +177,7 @@ def run(
             raise typer.Exit(130) from None
         except (ValueError, ImportError) as err:
             live.stop()
+            console.print()
             _error(err)
             raise typer.Exit(2) from None
     counts = result.counts

@@ -18,6 +18,7 @@ import numpy as np
 from mmmlab.bench.cell import payload_of
 from mmmlab.bench.executors import Outcome, Task, make_executor
 from mmmlab.bench.grid import EXCLUDED, Cell, excluded_cells, expand
+from mmmlab.bench.lock import hold
 from mmmlab.bench.spec import BenchSpec, spec_hash
 from mmmlab.bench.store import CellRow, Store
 from mmmlab.runtime import host_device_count
@@ -60,12 +61,15 @@ def run_benchmark(
     force : rerun finished and failed cells; retry_failed : rerun only failed ones
     only : run (and with force / retry_failed, reset) only cells whose name contains this text
     progress : ``progress(counts, total, eta_seconds)`` after each change
-    on_event : ``on_event(kind, text)`` for 'failed' / 'skipped' / 'recovered' notes
+    on_event : ``on_event(kind, text)`` for 'failed' / 'skipped' / 'recovered' / 'note' notes
+
+    The run holds `out` (`bench.lock`): another live run there raises `RunDirectoryHeld`.
     """
     out = Path(out)
     cells = expand(spec)
+    note = None if on_event is None else (lambda text: on_event("note", text))
     by_name = {c.name: c for c in cells}
-    with Store.open(out, spec_text, spec_hash(spec), spec.name) as store:
+    with hold(out, note), Store.open(out, spec_text, spec_hash(spec), spec.name) as store:
         if store.recovered and on_event:
             on_event(
                 "recovered",
