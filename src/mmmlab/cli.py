@@ -77,6 +77,12 @@ def _load_data(
                 f"say which columns play which role: --columns map.yaml, or {', '.join(missing)}"
             )
         pairs = [p.split("=", 1) for p in _split(exposure)]
+        bad = [p[0] for p in pairs if len(p) != 2 or not all(x.strip() for x in p)]
+        if bad:
+            raise typer.BadParameter(
+                f"--exposure {bad[0]!r}: give channel=column pairs, e.g. "
+                "--exposure tv_spend=tv_impressions,radio_spend=radio_grps"
+            )
         column_map = ColumnMap(
             date=date,
             target=target,
@@ -89,6 +95,12 @@ def _load_data(
     return read_dataset(data, column_map, fill_missing_spend=fill_missing_spend)
 
 
+def _open_unit(value: float) -> float:
+    if not 0 < value < 1:
+        raise typer.BadParameter(f"{value} is not in the range 0 < x < 1.")
+    return value
+
+
 @app.command()
 def fit(
     data: Annotated[Path | None, typer.Argument(help="CSV or Parquet file (wide format)")] = None,
@@ -97,7 +109,7 @@ def fit(
         str | None,
         typer.Option(help="Simulate this built-in world (see `mmmlab synth --list`) and fit it"),
     ] = None,
-    data_seed: Annotated[int, typer.Option(help="Seed of the --preset simulation")] = 0,
+    data_seed: Annotated[int, typer.Option(min=0, help="Seed of the --preset simulation")] = 0,
     truth: Annotated[
         Path | None, typer.Option(help="truth.json of simulated DATA: score the fit against it")
     ] = None,
@@ -121,17 +133,22 @@ def fit(
     fill_missing_spend: Annotated[
         str, typer.Option(help="'error' or 'zero': what a blank spend cell means")
     ] = "error",
-    method: Annotated[str, typer.Option(help="nuts | map | svi")] = "nuts",
-    seed: int = 0,
-    warmup: int = 1000,
-    samples: int = 1000,
-    chains: int = 2,
-    target_accept: float = 0.85,
+    method: Annotated[
+        str, typer.Option(help="nuts (full posterior) | map (posterior mode) | svi (approximate)")
+    ] = "nuts",
+    seed: Annotated[int, typer.Option(min=0, help="Random seed (0 or more)")] = 0,
+    warmup: Annotated[int, typer.Option(min=1, help="Warmup iterations per chain")] = 1000,
+    samples: Annotated[int, typer.Option(min=1, help="Draws kept per chain")] = 1000,
+    chains: Annotated[int, typer.Option(min=1, help="NUTS chains (2 or more for R-hat)")] = 2,
+    target_accept: Annotated[
+        float, typer.Option(callback=_open_unit, help="NUTS target acceptance, in (0, 1)")
+    ] = 0.85,
     progress: bool = True,
 ) -> None:
     """Fit the Bayesian MMM and write summary, tables and plots to OUT."""
     from mmmlab.analysis.report import write_outputs
     from mmmlab.data import DatasetError
+    from mmmlab.files import check_output_dir
     from mmmlab.inference import fit as run_fit
     from mmmlab.inference.fit import Method
     from mmmlab.models import ModelConfig
@@ -142,6 +159,7 @@ def fit(
         raise typer.BadParameter("--method must be nuts, map or svi")
     answer_key = None
     try:
+        check_output_dir(out, [data, columns, mff, config, truth])
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             if preset is not None:
@@ -168,6 +186,7 @@ def fit(
             from mmmlab.synth import Truth
 
             answer_key = Truth.load(truth)
+            answer_key.check_data(dataset)
     except (DatasetError, ValueError, FileNotFoundError) as err:
         _error(err)
         raise typer.Exit(2) from None
@@ -187,8 +206,12 @@ def fit(
     except (DatasetError, ValueError) as err:
         _error(err)
         raise typer.Exit(2) from None
-    summary = write_outputs(result, out)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        summary = write_outputs(result, out)
     _print_summary(summary)
+    for w in caught:
+        console.print(f"[yellow]warning:[/] {w.message}")
     if answer_key is not None:
         _print_recovery(result, answer_key, out, summary)
     console.print(f"\n[bold green]outputs[/] in {out.resolve()}")
@@ -240,10 +263,17 @@ def _error(err: Exception) -> None:
     console.print(str(err), soft_wrap=True, markup=False, highlight=False)
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
+def _fmt(value: float | None, digits: int = 3, kind: str = "f") -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
-    return f"{value:.{digits}f}"
+    return f"{value:.{digits}{kind}}"
+
+
+ROAS_TITLES = {  # method -> (ROAS table title, interval column)
+    "nuts": ("ROAS per channel (posterior mean, 90% interval)", "90% interval"),
+    "map": ("ROAS per channel (posterior mode: a point fit has no interval)", "interval"),
+    "svi": ("ROAS per channel (variational mean, approximate 90% interval)", "approx. 90%"),
+}
 
 
 def _print_summary(summary: dict) -> None:
@@ -265,17 +295,19 @@ def _print_summary(summary: dict) -> None:
     ):
         diag.add_row(label, value)
     console.print(diag)
-    roas = Table(title="ROAS per channel (mean, 90% interval)")
-    for col in ("channel", "spend", "ROAS", "90% interval", "mROAS", "effect share"):
+    title, interval = ROAS_TITLES.get(d["method"], ROAS_TITLES["nuts"])
+    roas = Table(title=title)
+    for col in ("channel", "spend", "ROAS", interval, "mROAS", "effect share"):
         roas.add_column(col, justify="right")
     for row in summary["roas"]:
+        lo, hi = row["roas_lo"], row["roas_hi"]
         roas.add_row(
             row["channel"],
             f"{row['spend']:,.0f}",
             _fmt(row["roas_mean"], 2),
-            f"[{_fmt(row['roas_lo'], 2)}, {_fmt(row['roas_hi'], 2)}]",
+            "–" if lo is None or hi is None else f"[{_fmt(lo, 2)}, {_fmt(hi, 2)}]",
             _fmt(row["mroas_mean"], 2),
-            f"{row['share_of_effect']:.1%}",
+            _fmt(row["share_of_effect"], 1, "%"),
         )
     console.print(roas)
     for w in summary["warnings"]:
@@ -289,11 +321,14 @@ def synth(
     preset: Annotated[
         str | None, typer.Argument(help="Built-in world name, or a world spec YAML/JSON file")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed; equal seeds give identical files")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Random seed; equal seeds give identical files")
+    ] = 0,
     out: Annotated[Path | None, typer.Option(help="Output directory")] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the built-in worlds")] = False,
 ) -> None:
     """Simulate a dataset with its answer key: data.csv, columns.yaml, truth.json, a PNG."""
+    from mmmlab.files import check_output_dir
     from mmmlab.synth import list_simulators, write_simulation
 
     if list_ or preset is None:
@@ -305,12 +340,17 @@ def synth(
             table.add_row(row.name, row.kind, f"{row.periods}×{row.geos}×{row.channels}", what)
         console.print(table)
         return
+    spec_file = Path(preset) if Path(preset).suffix.lower() in (".yaml", ".yml", ".json") else None
     try:
+        if out is not None:
+            check_output_dir(out, [spec_file])
         dataset, truth = _simulate(preset, seed)
+        if out is None:
+            out = Path("runs/synth") / f"{truth.name}_seed{seed}"
+            check_output_dir(out, [spec_file])
     except ValueError as err:
         _error(err)
         raise typer.Exit(2) from None
-    out = Path("runs/synth") / f"{truth.name}_seed{seed}" if out is None else out
     paths = write_simulation(dataset, truth, out)
     console.print(f"[bold]data[/] {dataset!r}")
     roas = ", ".join(f"{c} {r:.2f}" for c, r in zip(truth.channels, truth.roas, strict=True))
@@ -331,22 +371,24 @@ def sbc(
     data: Annotated[
         str, typer.Option(help="Design the simulations share: 'example' or a built-in world")
     ] = "example",
-    n: Annotated[int, typer.Option("--n", help="Number of simulations")] = 100,
-    seed: int = 0,
-    warmup: int = 500,
-    samples: int = 500,
-    chains: int = 2,
-    draws: Annotated[int, typer.Option(help="Posterior draws ranked against (L)")] = 99,
-    bins: Annotated[int, typer.Option(help="Rank histogram bins; must divide L + 1")] = 20,
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of simulations")] = 100,
+    seed: Annotated[int, typer.Option(min=0)] = 0,
+    warmup: Annotated[int, typer.Option(min=1)] = 500,
+    samples: Annotated[int, typer.Option(min=1)] = 500,
+    chains: Annotated[int, typer.Option(min=1)] = 2,
+    draws: Annotated[int, typer.Option(min=1, help="Posterior draws ranked against (L)")] = 99,
+    bins: Annotated[int, typer.Option(min=1, help="Rank histogram bins; must divide L + 1")] = 20,
     out: Annotated[Path, typer.Option(help="Output directory")] = Path("runs/sbc"),
     progress: bool = True,
 ) -> None:
     """Simulation-based calibration: draw parameters from the prior, simulate, refit, and
     test whether each parameter's rank among its posterior draws is uniform."""
+    from mmmlab.files import check_output_dir
     from mmmlab.inference.calibration import run_sbc, write_sbc
     from mmmlab.models import ModelConfig
 
     try:
+        check_output_dir(out, [None if model == "core" else model])
         config = ModelConfig() if model == "core" else ModelConfig.from_yaml(model)
         if data == "example":
             from mmmlab.synth import example_dataset

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pandas as pd
 from mmmlab.analysis.plots import plot_contributions, plot_fit, plot_response_curves
 from mmmlab.analysis.response import response_curves
 from mmmlab.analysis.roas import contributions_frame, roas_table
+from mmmlab.files import write_json
 from mmmlab.inference.fit import Fit
 from mmmlab.metrics import fit_metrics
 
@@ -44,10 +44,28 @@ def summarize(
         "settings": fit.settings,
         "config": fit.config.model_dump(mode="json"),
         "diagnostics": fit.diagnostics.to_json(),
-        "warnings": fit.diagnostics.warnings(),
+        "warnings": fit.diagnostics.warnings() + _undefined_roas(roas),
         "metrics": fit_metrics(train.target, predicted),
-        "roas": roas.reset_index().to_dict(orient="records"),
+        "roas": [
+            {k: None if _missing(v) else v for k, v in row.items()}
+            for row in roas.reset_index().to_dict(orient="records")
+        ],
     }
+
+
+def _missing(value: Any) -> bool:
+    return isinstance(value, float) and np.isnan(value)
+
+
+def _undefined_roas(roas: pd.DataFrame) -> list[str]:
+    """Why some ROAS figures are null: channels without spend (no return per unit of spend)."""
+    unspent = roas.index[roas["spend"] <= 0].tolist()
+    if not unspent:
+        return []
+    return [
+        f"no spend on {', '.join(unspent)} in this window: ROAS and mROAS are undefined "
+        "there (null in summary.json, empty in roas.csv)"
+    ]
 
 
 def write_outputs(fit: Fit, out: str | Path) -> dict[str, Any]:
@@ -84,14 +102,6 @@ def write_outputs(fit: Fit, out: str | Path) -> dict[str, Any]:
     files["fit"] = out / "fit"
     summary["files"] = {k: str(v) for k, v in files.items()}
     files["summary"] = out / "summary.json"
-    files["summary"].write_text(json.dumps(summary, indent=2, default=_json_default))
+    write_json(files["summary"], summary, indent=2)
     summary["files"]["summary"] = str(files["summary"])
     return summary
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)

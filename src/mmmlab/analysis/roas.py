@@ -16,6 +16,10 @@ INTERVAL = 0.9
 
 
 def _quantiles(draws: np.ndarray, interval: float = INTERVAL) -> tuple[np.ndarray, np.ndarray]:
+    """Central `interval` bounds over axis 0; NaN for a single draw (a point fit has none)."""
+    if len(draws) < 2:
+        none = np.full(np.shape(draws)[1:], np.nan)
+        return none, none
     tail = (1.0 - interval) / 2.0
     return np.quantile(draws, tail, axis=0), np.quantile(draws, 1.0 - tail, axis=0)
 

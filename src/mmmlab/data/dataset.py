@@ -10,6 +10,14 @@ import numpy as np
 import pandas as pd
 
 FREQUENCIES = {"daily": 1, "weekly": 7, "monthly": 30}
+# Values beyond this are refused: sums of squares (R², NRMSE, the noise scale) and the model's
+# float32 media path lose their meaning long before float64 overflows (1e308), and no spend,
+# exposure or target per period is that large in any currency or unit.
+MAX_MAGNITUDE = 1e15
+MAGNITUDE_ADVICE = (
+    f"mmmlab reads values up to {MAX_MAGNITUDE:.0e} in magnitude; express the column in larger "
+    "units (thousands, millions) and scale the results back"
+)
 _PERIOD_CODES = {"W": "W-SUN", "M": "M"}
 
 
@@ -55,6 +63,19 @@ def _frozen(a: np.ndarray | None, dtype: Any = np.float64) -> np.ndarray | None:
     out = np.array(a, dtype=dtype, copy=True)
     out.setflags(write=False)
     return out
+
+
+def _check_magnitude(where: str, key: str, values: np.ndarray | None) -> None:
+    """Refuse values beyond `MAX_MAGNITUDE`, naming the array and the element's position."""
+    if values is None or np.size(values) == 0:
+        return
+    big = np.abs(np.asarray(values, dtype=np.float64)) > MAX_MAGNITUDE
+    if big.any():
+        at = tuple(int(i) for i in np.argwhere(big)[0])
+        value = np.asarray(values)[at]
+        raise DatasetError(
+            f"{where}: {key} value {value:g} at position {at} is too large. {MAGNITUDE_ADVICE}."
+        )
 
 
 class Split(NamedTuple):
@@ -146,6 +167,9 @@ class Dataset:
             raise DatasetError(f"{where}: history_spend must have shape (H, {G}, {C})")
         if hist_exp is not None and np.shape(hist_exp) != np.shape(hist_spend):
             raise DatasetError(f"{where}: history_exposure must match history_spend's shape")
+        for key in ("spend", "target", "exposure", "population"):
+            _check_magnitude(where, key, getattr(self, key))
+        _check_magnitude(where, "controls", controls)
         set_(self, "spend", _frozen(self.spend))
         set_(self, "target", _frozen(self.target))
         set_(self, "exposure", _frozen(self.exposure))

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
 
-from mmmlab.data.dataset import DatasetError, infer_frequency
+from mmmlab.data.dataset import MAGNITUDE_ADVICE, MAX_MAGNITUDE, DatasetError, infer_frequency
 
 NA_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "#n/a", "<na>"})
 Rows = int | tuple[int, int] | None
@@ -110,7 +110,8 @@ def require_columns(
 
 
 def parse_numeric(frame: pd.DataFrame, column: str, source: SourceFile) -> pd.Series:
-    """Column `column` as float64 with NaN where empty; fails on text or infinite values."""
+    """Column `column` as float64 with NaN where empty; fails on text, infinite values and
+    magnitudes beyond `MAX_MAGNITUDE`."""
     raw = frame[column]
     if is_bool_dtype(raw) or is_numeric_dtype(raw):
         values = raw.astype(np.float64)
@@ -132,6 +133,10 @@ def parse_numeric(frame: pd.DataFrame, column: str, source: SourceFile) -> pd.Se
     if infinite.any():
         row = _first(infinite)
         raise source.error(column, row, f"value {raw[row]!r} is not a finite number. Fix it.")
+    huge = values.abs() > MAX_MAGNITUDE
+    if huge.any():
+        row = _first(huge)
+        raise source.error(column, row, f"value {raw[row]!r} is too large. {MAGNITUDE_ADVICE}.")
     return values
 
 

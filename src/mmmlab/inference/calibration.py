@@ -12,7 +12,6 @@ the dataset's spend and scaling; as every simulation has the same shapes, NUTS c
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import pandas as pd
 from numpyro.handlers import seed, trace
 
 from mmmlab.data import Dataset
+from mmmlab.files import write_json
 from mmmlab.inference.diagnostics import convergence
 from mmmlab.inference.fit import _ProgressBar, check_rows
 from mmmlab.inference.nuts import NutsSettings, constrain, run_nuts
@@ -286,6 +286,6 @@ def write_sbc(result: SbcResult, out_dir: str | Path) -> dict[str, Path]:
         "seconds": result.seconds,
         "parameters": parameters,
     }
-    paths["json"].write_text(json.dumps(meta, indent=2) + "\n")
+    write_json(paths["json"], meta, indent=2)
     plot_rank_histograms(result.ranks, result.num_draws, result.num_bins, paths["plot"])
     return paths

@@ -46,10 +46,22 @@ class Diagnostics:
     def warnings(self) -> list[str]:
         """Plain-language warnings a user should read before trusting the fit."""
         out = []
-        if self.method != "nuts":
-            out.append(f"{self.method} fit: point estimate or approximation, not full NUTS")
-            return out
-        if not self.max_rhat < RHAT_WARN:
+        if self.method == "map":
+            return [
+                "map fit: the posterior mode, a point estimate with no intervals (null in "
+                "summary.json, empty in the CSV tables); fit with nuts for uncertainty"
+            ]
+        if self.method == "svi":
+            return [
+                "svi fit: a mean-field variational approximation, whose intervals are often "
+                "too narrow; fit with nuts for calibrated intervals"
+            ]
+        if self.num_chains < 2:
+            out.append(
+                "one chain: R-hat needs two or more chains to compare, so convergence is not "
+                "checked; fit with --chains 2 or more"
+            )
+        elif not self.max_rhat < RHAT_WARN:
             out.append(
                 f"max R-hat {self.max_rhat:.3f} > {RHAT_WARN}: chains disagree; run longer "
                 "(more warmup/samples) or simplify the model"

@@ -189,6 +189,17 @@ def _evaluate(s: Structure) -> Callable:
     return _EVALUATORS[s.key]
 
 
+def check_settings(target_accept: float, **counts: int) -> None:
+    """Refuse sampler settings out of range before anything compiles: `target_accept` in
+    (0, 1), `seed` 0 or more and every other count 1 or more."""
+    for name, value in counts.items():
+        low = 0 if name == "seed" else 1
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            raise ValueError(f"{name} must be an integer of {low} or more, got {value!r}")
+    if not 0 < target_accept < 1:
+        raise ValueError(f"target_accept must be between 0 and 1 (exclusive), got {target_accept}")
+
+
 def check_rows(train: Dataset, config: ModelConfig) -> None:
     """Refuse data too short for the model it would fit."""
     n_coef = train.n_channels * 2 + train.n_controls + 2 * config.yearly_seasonality + 3
@@ -239,6 +250,14 @@ def fit(
     progress : True for a progress bar, or a callback ``progress(done, total)``
     """
     config = ModelConfig() if config is None else config
+    check_settings(
+        seed=seed,
+        num_warmup=num_warmup,
+        num_samples=num_samples,
+        num_chains=num_chains,
+        max_tree_depth=max_tree_depth,
+        target_accept=target_accept,
+    )
     check_rows(dataset, config)
     model, s, scaling, data, y = bind(dataset, config)
     rng_key = jax.random.PRNGKey(seed)

@@ -1,22 +1,31 @@
-"""Save and load a `Fit`: NetCDF posterior, JSON config and metadata, the training data."""
+"""Save and load a `Fit`: NetCDF posterior, JSON config and metadata, the training data.
+
+`fit.json` carries SHA-256 checksums of itself and of the two data files, written at save
+time, and is read through a strict schema (the same `ModelConfig` a config file goes
+through), so a damaged or edited fit is refused with the path and the field, never loaded.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import arviz as az
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mmmlab.data import Dataset
+from mmmlab.files import schema_errors, strict_json
 from mmmlab.inference.diagnostics import Diagnostics
 from mmmlab.inference.fit import Fit
 from mmmlab.models.config import ModelConfig
 from mmmlab.models.mmm import Scaling
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added the checksums; version 1 files load without them
+_DATA_FILES = ("posterior.nc", "train.npz")
 _ARRAYS = (
     "spend",
     "target",
@@ -27,6 +36,90 @@ _ARRAYS = (
     "history_spend",
     "history_exposure",
 )
+_STRICT = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+Positive = Annotated[float, Field(gt=0)]
+
+
+class ScalingInfo(BaseModel):
+    """`Scaling` as saved: divisors positive, shapes checked against the dataset."""
+
+    model_config = _STRICT
+    y_scale: list[Positive]
+    media_scale: list[list[Positive]]
+    control_mean: list[list[float]]
+    control_std: list[list[Positive]]
+    t_origin: int
+    t_span: int = Field(ge=1)
+    changepoints: list[float]
+    spend_share: list[Annotated[float, Field(ge=0)]] | None = None
+
+
+class DatasetInfo(BaseModel):
+    """What `train.npz` cannot say of the training data."""
+
+    model_config = _STRICT
+    fingerprint: str
+    name: str
+    dates: list[str]
+    geos: list[str]
+    channels: list[str]
+    control_names: list[str]
+    frequency: Literal["daily", "weekly", "monthly"]
+    source: dict[str, Any]
+
+
+class FitFile(BaseModel):
+    """The schema of `fit.json`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    format_version: Literal[1, 2]
+    method: Literal["nuts", "map", "svi"]
+    seed: int
+    settings: dict[str, Any]
+    config: ModelConfig
+    scaling: ScalingInfo
+    diagnostics: dict[str, float | int | str | None]
+    dataset: DatasetInfo
+    checksums: dict[str, str] | None = None
+    checksum: str | None = None
+
+    @model_validator(mode="after")
+    def _shapes(self) -> FitFile:
+        g, c, k = (
+            len(self.dataset.geos),
+            len(self.dataset.channels),
+            len(self.dataset.control_names),
+        )
+        want = {"y_scale": (g,), "media_scale": (g, c), "control_mean": (g, k)}
+        want |= {"control_std": (g, k), "spend_share": (c,)}
+        for name, shape in want.items():
+            value = getattr(self.scaling, name)
+            if value is not None and _shape(value) != shape:
+                raise ValueError(
+                    f"scaling.{name} is not {shape} for {g} geos, {c} channels, {k} controls"
+                )
+        return self
+
+
+def _shape(nested: list) -> tuple[int, ...] | None:
+    try:
+        return np.asarray(nested, dtype=float).shape
+    except ValueError:  # ragged
+        return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _self_checksum(meta: dict[str, Any]) -> str:
+    body = {k: v for k, v in meta.items() if k != "checksum"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def save_fit(fit: Fit, directory: str | Path) -> Path:
@@ -66,19 +159,28 @@ def save_fit(fit: Fit, directory: str | Path) -> Path:
             "source": train.source,
         },
     }
-    (out / "fit.json").write_text(json.dumps(meta, indent=2, default=str))
+    meta = json.loads(strict_json(meta))  # JSON types: the checksum reads what load reads
+    meta["checksums"] = {name: _sha256(out / name) for name in _DATA_FILES}
+    meta["checksum"] = _self_checksum(meta)
+    (out / "fit.json").write_text(json.dumps(meta, indent=2, allow_nan=False) + "\n")
     return out
 
 
 def load_fit(directory: str | Path) -> Fit:
-    """Read a fit written by `save_fit`; checks the training data against its fingerprint."""
+    """Read a fit written by `save_fit`, refusing one that was damaged or edited since: the
+    checksums, the schema of `fit.json` and the training data's fingerprint are checked."""
     src = Path(directory)
-    for name in ("fit.json", "posterior.nc", "train.npz"):
+    for name in ("fit.json", *_DATA_FILES):
         if not (src / name).exists():
             raise FileNotFoundError(f"{src}: missing {name}; is this a directory from fit.save()?")
-    meta: dict[str, Any] = json.loads((src / "fit.json").read_text())
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{src}/fit.json: format_version {meta.get('format_version')} unknown")
+    meta = _read_fit_json(src / "fit.json")
+    if meta.checksums is not None:
+        for name in _DATA_FILES:
+            if meta.checksums.get(name) != _sha256(src / name):
+                raise ValueError(
+                    f"{src / name}: checksum differs from the one saved in fit.json; the file "
+                    "was damaged or replaced since the fit was saved. Save the fit again."
+                )
     idata = az.from_netcdf(str(src / "posterior.nc"))
     posterior = {k: idata.posterior[k].values for k in idata.posterior.data_vars}
     stats = (
@@ -88,27 +190,48 @@ def load_fit(directory: str | Path) -> Fit:
     )
     with np.load(src / "train.npz") as arrays:
         loaded = {k: arrays[k] for k in arrays.files}
-    info = meta["dataset"]
+    info = meta.dataset
     train = Dataset(
-        dates=pd.DatetimeIndex(info["dates"]),
-        geos=tuple(info["geos"]),
-        channels=tuple(info["channels"]),
-        control_names=tuple(info["control_names"]),
-        frequency=info["frequency"],
-        name=info["name"],
-        source=info["source"],
+        dates=pd.DatetimeIndex(info.dates),
+        geos=tuple(info.geos),
+        channels=tuple(info.channels),
+        control_names=tuple(info.control_names),
+        frequency=info.frequency,
+        name=info.name,
+        source=info.source,
         **loaded,
     )
-    if train.fingerprint != info["fingerprint"]:
+    if train.fingerprint != info.fingerprint:
         raise ValueError(f"{src}/train.npz: content does not match the saved fingerprint")
     return Fit(
-        config=ModelConfig.model_validate(meta["config"]),
+        config=meta.config,
         train=train,
-        scaling=Scaling.from_json(meta["scaling"]),
+        scaling=Scaling.from_json(meta.scaling.model_dump()),
         posterior=posterior,
         sample_stats=stats,
-        diagnostics=Diagnostics.from_json(meta["diagnostics"]),
-        method=meta["method"],
-        seed=meta["seed"],
-        settings=meta["settings"],
+        diagnostics=Diagnostics.from_json(meta.diagnostics),
+        method=meta.method,
+        seed=meta.seed,
+        settings=meta.settings,
     )
+
+
+def _read_fit_json(path: Path) -> FitFile:
+    """`fit.json` checked against its own checksum (version 2 on) and read by the schema."""
+    try:
+        raw = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err}); the file is damaged") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(raw).__name__}")
+    if raw.get("format_version") not in (1, FORMAT_VERSION):
+        raise ValueError(f"{path}: format_version {raw.get('format_version')!r} unknown")
+    if raw["format_version"] >= 2 and raw.get("checksum") != _self_checksum(raw):
+        raise ValueError(
+            f"{path}: content does not match its checksum; the file was edited or damaged after "
+            "the fit was saved. Save the fit again."
+        )
+    try:
+        return FitFile.model_validate(raw)
+    except ValidationError as err:
+        raise ValueError(f"{path}: invalid saved fit\n" + schema_errors(err)) from None

@@ -7,14 +7,37 @@ from typing import Literal
 
 import numpyro.distributions as dist
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from mmmlab.files import schema_errors
 from mmmlab.transforms import ADSTOCK_PARAMS, SATURATION_PARAMS
 
 AdstockName = Literal["geometric", "delayed", "weibull_cdf", "weibull_pdf"]
 SaturationName = Literal["hill", "logistic", "michaelis_menten", "tanh"]
 
-_STRICT = ConfigDict(extra="forbid", frozen=True)
+_STRICT = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+# The parameters each prior family reads (scale, a, b and df must be positive where read).
+FAMILY_PARAMS: dict[str, tuple[str, ...]] = {
+    "normal": ("loc", "scale"),
+    "half_normal": ("scale",),
+    "lognormal": ("loc", "scale"),
+    "beta": ("a", "b"),
+    "gamma": ("a", "b"),
+    "exponential": ("b",),
+    "laplace": ("loc", "scale"),
+    "student_t": ("df", "loc", "scale"),
+    "half_student_t": ("df", "scale"),
+    "uniform": ("lower", "upper"),
+}
 
 
 class Prior(BaseModel):
@@ -45,6 +68,23 @@ class Prior(BaseModel):
     df: float = 3.0
     lower: float = 0.0
     upper: float = 1.0
+
+    @field_validator("scale", "a", "b", "df")
+    @classmethod
+    def _positive(cls, value: float, info: ValidationInfo) -> float:
+        family = info.data.get("dist")
+        if value <= 0 and info.field_name in FAMILY_PARAMS.get(family, ()):
+            raise ValueError(f"must be > 0 for the {family} family, got {value:g}")
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Prior:
+        if self.dist == "uniform" and not self.lower < self.upper:
+            raise ValueError(
+                f"a uniform prior needs lower < upper, got lower {self.lower:g}, "
+                f"upper {self.upper:g}"
+            )
+        return self
 
     def build(self, **override: object) -> dist.Distribution:
         """The NumPyro distribution; `override` replaces parameters by name (arrays allowed)."""
@@ -205,8 +245,4 @@ class ModelConfig(BaseModel):
         try:
             return cls.model_validate(raw)
         except ValidationError as err:
-            lines = [
-                f"  {'.'.join(str(x) for x in e['loc']) or '(top)'}: {e['msg']}"
-                for e in err.errors()
-            ]
-            raise ValueError(f"{path}: invalid model config\n" + "\n".join(lines)) from err
+            raise ValueError(f"{path}: invalid model config\n" + schema_errors(err)) from err

@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from mmmlab.data import Dataset
+from mmmlab.files import schema_errors
 from mmmlab.synth.calendar import as_daily
 from mmmlab.synth.hill_mixture import HILL_MIXTURE_DGPS, simulate_hill_mixture
 from mmmlab.synth.presets import PRESETS
@@ -95,10 +96,7 @@ def world_from_file(path: str | Path) -> WorldSpec:
     try:
         return WorldSpec.model_validate(raw)
     except ValidationError as err:
-        lines = [
-            f"  {'.'.join(str(x) for x in e['loc']) or '(top)'}: {e['msg']}" for e in err.errors()
-        ]
-        raise ValueError(f"{path}: invalid world spec\n" + "\n".join(lines)) from err
+        raise ValueError(f"{path}: invalid world spec\n" + schema_errors(err)) from err
 
 
 def simulate(

@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from mmmlab.data import Dataset
+from mmmlab.files import write_json
+
 
 @dataclass(frozen=True, eq=False)
 class Truth:
@@ -78,6 +81,28 @@ class Truth:
                 out[f"{name}[{key}]" if key else name] = float(value[index])
         return out
 
+    def check_data(self, dataset: Dataset) -> None:
+        """Refuse `dataset` unless it is this world's data: the same channels, geos and
+        periods, and a target equal (to 1e-6 of its mean) to the one the truth implies,
+        any channel's counterfactual plus its contribution."""
+        where = f"truth {self.name!r} (seed {self.seed})"
+        periods = self.contributions.shape[0]
+        if (dataset.geos, dataset.channels, dataset.n_time) != (self.geos, self.channels, periods):
+            raise ValueError(
+                f"{where} has geos {self.geos}, channels {self.channels} and "
+                f"{periods} periods; the data '{dataset.name}' has {dataset.geos}, "
+                f"{dataset.channels} and {dataset.n_time}: they are not the same world. "
+                "Give the truth.json written beside this data."
+            )
+        implied = self.counterfactual[..., 0] + self.contributions[..., 0]
+        gap = np.abs(implied - dataset.target).max() / max(np.abs(implied).mean(), 1e-300)
+        if gap > 1e-6:
+            raise ValueError(
+                f"{where}: the data '{dataset.name}' has another target than this truth "
+                f"implies (largest gap {gap:.1e} of the mean): it is another world or seed. "
+                "Give the truth.json written beside this data."
+            )
+
     @property
     def total_contribution(self) -> np.ndarray:
         """(C,) contribution of each channel summed over time and geos."""
@@ -139,8 +164,7 @@ class Truth:
     def save(self, path: str | Path) -> Path:
         """Write ``truth.json`` (deterministic bytes: sorted keys, fixed float format)."""
         path = Path(path)
-        path.write_text(json.dumps(self.to_json(), sort_keys=True, separators=(",", ":")) + "\n")
-        return path
+        return write_json(path, self.to_json(), sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def load(cls, path: str | Path) -> Truth:
