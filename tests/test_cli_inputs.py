@@ -35,6 +35,11 @@ def _fit(world, *args: str, data=None):
     return runner.invoke(app, ["fit", str(data), "--columns", str(world / "columns.yaml"), *args])
 
 
+def _text(output: str) -> str:
+    """The output as one line, without the borders of Typer's error box."""
+    return " ".join(output.replace("│", " ").split())
+
+
 def _strict(text: str):
     def refuse(name: str):
         raise AssertionError(f"bare {name} in JSON")
@@ -84,7 +89,7 @@ def test_exposure_without_a_column_is_named(world, tmp_path):
         + ["--spend", "search_ads_spend", "--exposure", "x1", "--out", str(tmp_path / "o")],
     )
     assert result.exit_code == 2
-    assert "--exposure 'x1': give channel=column pairs" in " ".join(result.output.split())
+    assert "--exposure 'x1': give channel=column pairs" in _text(result.output)
 
 
 def test_out_that_holds_the_input_is_refused_and_the_input_kept(world, tmp_path):
@@ -143,7 +148,7 @@ def test_a_prior_with_a_non_positive_scale_is_refused_when_the_config_is_read(wo
     )
     result = _fit(world, *MAP, "--config", str(config), "--out", str(tmp_path / "o"))
     assert result.exit_code == 2
-    text = " ".join(result.output.split())
+    text = _text(result.output)
     assert "priors.effect.scale: must be > 0 for the half_normal family, got -1" in text
     assert "priors.geometric_alpha.a: must be > 0 for the beta family, got 0" in text
     assert "priors.delayed_theta: a uniform prior needs lower < upper" in text
@@ -167,7 +172,7 @@ def test_magnitudes_beyond_the_limit_are_refused_with_the_line(world, tmp_path):
     frame.to_csv(data, index=False)
     result = _fit(world, *MAP, "--out", str(tmp_path / "o"), data=data)
     assert result.exit_code == 2
-    text = " ".join(result.output.split())
+    text = _text(result.output)
     assert "column 'social_media_spend', line 5: value" in text
     assert "too large" in text
 
@@ -196,3 +201,15 @@ def test_strict_json_writes_null_for_non_finite_numbers_and_says_where():
     with pytest.warns(UserWarning, match=r"2 value\(s\) not finite .*: a, b\[1\]"):
         text = strict_json({"a": math.nan, "b": [1.0, np.float32("inf")], "c": np.arange(2)})
     assert _strict(text) == {"a": None, "b": [1.0, None], "c": [0, 1]}
+
+
+def test_a_shipped_dataset_fits_by_name_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing beside: the data come from the package
+    result = runner.invoke(app, ["fit", "pymc_example", *MAP, "--out", "out"])
+    assert result.exit_code == 0, result.output
+    summary = _strict((tmp_path / "out" / "summary.json").read_text())
+    assert summary["dataset"]["periods"] == 179
+    assert [r["channel"] for r in summary["roas"]] == ["x1", "x2"]
+    result = runner.invoke(app, ["fit", "pymc_exampel", *MAP, "--out", "out2"])
+    assert result.exit_code == 2
+    assert "no such file, nor a shipped dataset (robyn_simulated" in _text(result.output)

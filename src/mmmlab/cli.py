@@ -51,6 +51,7 @@ def _load_data(
     geo: str | None,
     fill_missing_spend: str,
 ):
+    from mmmlab import datasets
     from mmmlab.data import ColumnMap, MffMap, read_dataset, read_mff
 
     if example:
@@ -64,6 +65,14 @@ def _load_data(
         return dataset
     if data is None:
         raise typer.BadParameter("give a DATA file, or --example for the built-in dataset")
+    if not data.exists() and str(data) in datasets.names():  # a shipped dataset by name
+        name, data = str(data), datasets.path(str(data))
+        if mff is None and columns is None and not (date or target or spend):
+            return read_dataset(data, datasets.columns(name), fill_missing_spend=fill_missing_spend)
+    elif not data.exists():
+        raise typer.BadParameter(
+            f"DATA {data}: no such file, nor a shipped dataset ({', '.join(datasets.names())})"
+        )
     if mff is not None:
         return read_mff(data, MffMap.from_yaml(mff), fill_missing_spend=fill_missing_spend)
     if columns is not None:
@@ -103,7 +112,15 @@ def _open_unit(value: float) -> float:
 
 @app.command()
 def fit(
-    data: Annotated[Path | None, typer.Argument(help="CSV or Parquet file (wide format)")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Argument(
+            help="CSV or Parquet file (wide format), or a shipped sample dataset by name: "
+            "robyn_simulated, meridian_national, pymc_example (read with its own column map "
+            "unless --columns or column flags are given)",
+            show_default=False,
+        ),
+    ] = None,
     example: Annotated[bool, typer.Option("--example", help="Fit the built-in example")] = False,
     preset: Annotated[
         str | None,
