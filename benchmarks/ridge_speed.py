@@ -1,10 +1,10 @@
 """Speed of the Robyn-style ridge backend: 2000 iterations × 5 trials on 208 weeks × 5 channels.
 
 Target: the whole fit (search, Pareto sort, choice and 200 bootstrap refits) in ≤ 60 s on 2
-cores. Data: Robyn's simulated weekly demo data (shared/data/robyn_dt_simulated_weekly.csv:
-revenue; spend of tv, ooh, print, facebook, search; facebook impressions and search clicks as
-exposure; competitor sales and events as controls) when it exists, else 5 channels of one geo
-of the `large_business` world.
+cores. Data: Robyn's simulated weekly demo data as mmmlab ships it (`mmmlab.datasets`,
+robyn_simulated: revenue; spend of tv, ooh, print, facebook, search; facebook impressions and
+search clicks as exposure; competitor sales and events as controls), or another file in the
+same columns with --data.
 
 The reference run, in the same process, is the loop Robyn runs: one candidate asked, scored
 and told at a time (200 candidates); the ratio is its seconds per candidate over the batched
@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 
 import mmmlab  # noqa: F401  (JAX settings first)
+from mmmlab import datasets
 from mmmlab.backends.ridge import RidgeBackend, score_candidates
 from mmmlab.data import ColumnMap, Dataset, read_dataset
 from mmmlab.inference.evolution import SearchSettings, run_search
 from mmmlab.models.ridge import HyperparameterSpace, RidgeDesign
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ROBYN_COLUMNS = ColumnMap(
     date="DATE",
     target="revenue",
@@ -37,14 +37,8 @@ ROBYN_COLUMNS = ColumnMap(
 
 
 def load(path: Path) -> Dataset:
-    """Robyn's demo data if `path` exists, else a synthetic 208-week, 5-channel world."""
-    if path.exists():
-        return read_dataset(path, ROBYN_COLUMNS, name="robyn_dt_simulated_weekly")
-    from mmmlab.synth import simulate
-
-    world, _ = simulate("large_business", 0)
-    keep = ["linear_0", "delayed_start_0", "seasonal_0", "on_off_0", "on_off_1"]
-    return world.select(channels=keep, geos=["geo_01"])
+    """Robyn's demo data (or a file in its columns) as the ridge backend reads it."""
+    return read_dataset(path, ROBYN_COLUMNS, name="robyn_dt_simulated_weekly")
 
 
 def reference_seconds_per_candidate(dataset: Dataset, candidates: int, seed: int) -> float:
@@ -67,7 +61,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=2000)
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--reference", type=int, default=200, help="candidates, one at a time")
-    parser.add_argument("--data", type=Path, default=SHARED_DATA / "robyn_dt_simulated_weekly.csv")
+    parser.add_argument("--data", type=Path, default=datasets.path("robyn_simulated"))
     args = parser.parse_args()
     dataset = load(args.data)
     print(dataset)
