@@ -302,10 +302,11 @@ def export(
 ) -> None:
     """Write the cells and the long metrics table as CSV or Parquet."""
     from mmmlab.bench.store import Store
+    from mmmlab.bench.tables import export as export_tables
 
     try:
         with Store.open(run_dir, readonly=True) as store:
-            paths = store.export(out or run_dir, format)
+            paths = export_tables(store, out or run_dir, format)
     except ValueError as err:
         _error(err)
         raise typer.Exit(2) from None
@@ -315,10 +316,18 @@ def export(
 
 @bench_app.command("list")
 def list_runs(root: Annotated[Path, typer.Option(help="Where runs live")] = DEFAULT_ROOT) -> None:
-    """Every run directory under ROOT with its counts by status."""
-    from mmmlab.bench.store import list_runs as runs
+    """Every run directory under ROOT with its counts by status; a run whose store cannot
+    be read is named below the table with the reason."""
+    import warnings
 
-    _print_frame(f"runs under {root}", runs(root))
+    from mmmlab.bench.runs import list_runs as runs
+
+    with warnings.catch_warnings(record=True) as skipped:
+        warnings.simplefilter("always")
+        frame = runs(root)
+    _print_frame(f"runs under {root}", frame)
+    for warning in skipped:
+        console.print(f"[yellow]{escape(str(warning.message))}[/]", soft_wrap=True)
 
 
 @bench_app.command("status")
@@ -364,3 +373,40 @@ def status(
     except ValueError as err:
         _error(err)
         raise typer.Exit(2) from None
+
+
+@bench_app.command("doctor")
+def doctor(run_dir: Annotated[Path, typer.Argument(help="Run directory")]) -> None:
+    """Check a run's results.sqlite; when it is damaged, or empty or missing beside the cells'
+    artifacts, move it aside (results.sqlite.damaged-TIME) and rebuild the store from the
+    cells' records, saying cell by cell what was recovered and what was not."""
+    from mmmlab.bench.doctor import repair
+
+    try:
+        done = repair(run_dir)
+    except ValueError as err:
+        _error(err)
+        raise typer.Exit(2) from None
+    if done.problem is None:
+        console.print(f"[green]{run_dir / 'results.sqlite'} is healthy[/]: nothing to do")
+        return
+    console.print(f"[red]found:[/] {escape(done.problem)}", soft_wrap=True)
+    for path in done.moved:
+        console.print(f"moved aside: {escape(str(path))}", soft_wrap=True)
+    lost = len(done.cells) - done.recovered
+    console.print(f"\n[bold]rebuilt[/]: {done.recovered} cell(s) recovered, {lost} not")
+    for cell in done.cells:
+        if cell.name is not None:
+            line = f"  [green]recovered[/] {escape(cell.name)}: {cell.status}, {cell.note}"
+        else:
+            line = f"  [yellow]not recovered[/] {escape(cell.folder)}: {escape(cell.note)}"
+        console.print(line, soft_wrap=True)
+    if done.compared:
+        console.print(f"delta_loo recomputed for {done.compared} cell(s)")
+    if done.spec_note:
+        console.print(escape(done.spec_note), soft_wrap=True)
+    console.print(
+        "Run the same spec into this directory again to run the cells not recovered and add "
+        "back the pending and excluded ones.",
+        soft_wrap=True,
+    )

@@ -17,8 +17,9 @@ import numpy as np
 
 from mmmlab.bench.cell import payload_of
 from mmmlab.bench.executors import Outcome, Task, make_executor
-from mmmlab.bench.grid import EXCLUDED, Cell, excluded_cells, expand
+from mmmlab.bench.grid import EXCLUDED, excluded_cells, expand
 from mmmlab.bench.lock import hold
+from mmmlab.bench.records import write_record
 from mmmlab.bench.spec import BenchSpec, spec_hash
 from mmmlab.bench.store import CellRow, Store
 from mmmlab.runtime import host_device_count
@@ -69,7 +70,8 @@ def run_benchmark(
     cells = expand(spec)
     note = None if on_event is None else (lambda text: on_event("note", text))
     by_name = {c.name: c for c in cells}
-    with hold(out, note), Store.open(out, spec_text, spec_hash(spec), spec.name) as store:
+    digest = spec_hash(spec)
+    with hold(out, note), Store.open(out, spec_text, digest, spec.name) as store:
         if store.recovered and on_event:
             on_event(
                 "recovered",
@@ -125,46 +127,51 @@ def run_benchmark(
         def on_outcome(outcome: Outcome) -> None:
             nonlocal finished
             finished += 1
-            _record(store, outcome, on_event)
+            _record(store, outcome, on_event, digest)
             report()
 
         report()
         runner.run(tasks, WORKER, on_start=on_start, on_outcome=on_outcome)
         if spec.reference_model is not None and "loo" in spec.metrics:
-            compare_to_reference(store, cells, spec.reference_model)
+            compare_to_reference(store, spec.reference_model)
         return RunResult(out, store.counts(), len(tasks), store.recovered)
 
 
-def _record(store: Store, outcome: Outcome, on_event) -> None:
+def _record(store: Store, outcome: Outcome, on_event, digest: str) -> None:
+    """Store the outcome, then its record beside the cell's artifacts (`bench.records`)."""
+    metrics = []
     if outcome.status == "done" and outcome.result.get("skipped"):
         reason = outcome.result["skipped"]
         store.record_skipped(outcome.name, reason)
         if on_event:
             on_event("skipped", f"{outcome.name}: {reason}")
     elif outcome.status == "done":
-        store.record_done(outcome.name, outcome.result["metrics"], outcome.seconds)
+        metrics = outcome.result["metrics"]
+        store.record_done(outcome.name, metrics, outcome.seconds)
     else:
         store.record_failed(outcome.name, outcome.error, outcome.seconds)
         if on_event:
             first = outcome.error.strip().splitlines()[-1] if outcome.error.strip() else "?"
             on_event("failed", f"{outcome.name}: {first}")
+    row = store.cell(outcome.name)
+    write_record(store.artifact_dir(outcome.name), row, metrics, digest)
 
 
-def compare_to_reference(store: Store, cells: list[Cell], reference: str) -> int:
+def compare_to_reference(store: Store, reference: str) -> int:
     """delta_loo (elpd of the model minus the reference's), its paired SE and whether
-    |delta| > 2 SE, for every finished cell whose seed-cell has a finished reference run."""
+    |delta| > 2 SE, for every finished cell of the store whose seed-cell has a finished
+    reference run."""
     from mmmlab.metrics.loo import loo_difference
 
-    status = dict(zip(*store.cells_frame()[["name", "status"]].T.values, strict=True))
-    refs = {
-        (c.dataset.name, c.variant.label, c.seed): c.name for c in cells if c.model == reference
-    }
+    cells = list(store.cells_frame().itertuples(index=False))
+    status = {c.name: c.status for c in cells}
+    refs = {(c.dataset, c.variant, c.seed): c.name for c in cells if c.model == reference}
     added = 0
     for c in cells:
-        ref = refs.get((c.dataset.name, c.variant.label, c.seed))
+        ref = refs.get((c.dataset, c.variant, c.seed))
         if c.model == reference or ref is None:
             continue
-        if status.get(c.name) != "done" or status.get(ref) != "done":
+        if c.status != "done" or status.get(ref) != "done":
             continue
         mine, theirs = (store.artifact_dir(n) / "loo_pointwise.npy" for n in (c.name, ref))
         if not (mine.exists() and theirs.exists()):

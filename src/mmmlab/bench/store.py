@@ -5,6 +5,8 @@ commit, JAX devices), ``results.sqlite`` (cells, long metrics, meta; WAL) and ``
 Every record is one transaction, so a crash or Ctrl-C loses at most the cells in flight; cells
 left ``running`` go back to ``pending`` when the store is opened again, and a rerun resumes.
 Monitors in other processes open the same file read-only (`open_readonly`) while the driver writes.
+A damaged file, or one empty or missing beside cell folders, raises `DamagedStore` (`bench.damage`)
+and is never reset; `Store.rebuild` makes a new one for `bench doctor`.
 """
 
 from __future__ import annotations
@@ -18,20 +20,26 @@ import re
 import sqlite3
 import threading
 import time
-import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import astuple, dataclass
+from dataclasses import astuple
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
+from mmmlab.bench.damage import (
+    STORE_FILE,
+    DamagedStore,
+    damaged,
+    integrity_problem,
+    lost_store,
+    named,
+)
 from mmmlab.bench.environment import describe_environment, package_version
+from mmmlab.bench.rows import CellRow
 
 STATUSES = ("pending", "running", "done", "failed", "skipped")
-EXPORT_FORMATS = ("csv", "parquet")
 SCHEMA_VERSION = "1"
-_INT64 = (-(2**63), 2**63 - 1)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS cells (
     name TEXT PRIMARY KEY, dataset TEXT, model TEXT, variant TEXT, seed INTEGER,
@@ -47,54 +55,12 @@ CREATE TABLE IF NOT EXISTS metrics (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
+_WAL = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 _FLOATS = {"started": "float64", "finished": "float64", "seconds": "float64", "value": "float64"}
 
 
 class StoreError(ValueError):
     """A run directory that cannot be used as asked (another spec, missing, read-only)."""
-
-
-@dataclass(frozen=True)
-class CellRow:
-    """One grid cell as the store first records it.
-
-    Attributes
-    ----------
-    name : str
-        Canonical name, e.g. ``small_business/single_hill[adstock=weibull_cdf]/seed=3``; the key.
-    dataset, model, variant, seed : str, str, str, int
-        What the cell combines (variant is the bracketed label, "" for the base configuration).
-    cell_seed : int
-        The random seed hashed from the name; must fit SQLite's signed 64-bit INTEGER.
-    status, skip_reason : str, str or None
-        ``"pending"``, or ``"skipped"`` with the reason the spec excludes the cell.
-    """
-
-    name: str
-    dataset: str
-    model: str
-    variant: str
-    seed: int
-    cell_seed: int
-    status: str = "pending"
-    skip_reason: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.name:
-            raise ValueError("CellRow.name is empty; every cell needs its canonical name")
-        if self.status not in ("pending", "skipped"):
-            raise ValueError(
-                f"cell {self.name!r}: status {self.status!r} is not 'pending' or 'skipped'; "
-                "other statuses are set by the store as the cell runs"
-            )
-        for field in ("seed", "cell_seed"):
-            value = int(getattr(self, field))  # numpy integers: sqlite3 binds only Python ints
-            if not _INT64[0] <= value <= _INT64[1]:
-                raise ValueError(
-                    f"cell {self.name!r}: {field}={value} does not fit SQLite's signed 64-bit "
-                    "INTEGER; derive it modulo 2**63"
-                )
-            object.__setattr__(self, field, value)
 
 
 class Store:
@@ -109,8 +75,9 @@ class Store:
         Cells found ``running`` at open (a crash or Ctrl-C in flight), put back to ``pending``.
     """
 
-    def __init__(self, run_dir: Path, conn: sqlite3.Connection, readonly: bool):
+    def __init__(self, run_dir: Path, conn: sqlite3.Connection, readonly: bool, db: Path):
         self.run_dir = run_dir
+        self.db = db
         self.readonly = readonly
         self.recovered = 0
         self._conn = conn
@@ -132,23 +99,30 @@ class Store:
         `spec_text` (snapshot to ``spec.yaml``), `spec_hash` and `name` are kept for a new run; an
         existing run whose stored hash differs from `spec_hash` raises `StoreError`. `readonly`
         opens with ``mode=ro`` (a missing run raises): nothing is created, reset or recovered.
+        A damaged store, or one empty or missing beside cell folders, raises `DamagedStore`.
         """
         run_dir = Path(run_dir)
-        db = run_dir / "results.sqlite"
+        db = run_dir / STORE_FILE
+        lost = lost_store(run_dir) if run_dir.is_dir() else None
+        if lost:
+            raise DamagedStore(lost)
         if readonly:
-            if not db.is_file():
+            if not db.is_file() or db.stat().st_size == 0:
                 raise StoreError(
                     f"no benchmark run at {run_dir} (no results.sqlite there); "
                     "list the runs with `mmmlab bench list`"
                 )
-            store = cls(run_dir, _connect(f"{db.resolve().as_uri()}?mode=ro", True), True)
+            store = cls(run_dir, _connect(f"{db.resolve().as_uri()}?mode=ro", True), True, db)
         else:
             if run_dir.exists() and not run_dir.is_dir():
                 raise StoreError(f"{run_dir} is a file, not a run directory; pass another --out")
+            problem = integrity_problem(db) if db.is_file() and db.stat().st_size else None
+            if problem:
+                raise damaged(db, problem)
             (run_dir / "artifacts").mkdir(parents=True, exist_ok=True)
-            conn = _connect(str(db))
-            conn.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" + _SCHEMA)
-            store = cls(run_dir, conn, readonly=False)
+            store = cls(run_dir, _connect(str(db)), False, db)
+            with named(db):
+                store._conn.executescript(_WAL + _SCHEMA)
         try:
             store._check_hash(spec_hash)
             if not readonly:
@@ -157,6 +131,43 @@ class Store:
             store.close()
             raise
         return store
+
+    @classmethod
+    def rebuild(
+        cls,
+        run_dir: str | Path,
+        meta: dict[str, str],
+        cells: Iterable[tuple[dict, Iterable[tuple[str, str, float]]]],
+    ) -> Store:
+        """A new store in `run_dir`, whose own was moved aside (`bench doctor`): `meta`, and
+        whole cells as their records keep them (``(row, metrics)``: every column of the row).
+
+        It is built in a side file that becomes ``results.sqlite`` complete or not at all;
+        nothing else in `run_dir` is written. Returns it opened for writing.
+        """
+        run_dir = Path(run_dir)
+        db, side = run_dir / STORE_FILE, run_dir / f"{STORE_FILE}.rebuilding"
+        if db.exists():
+            raise StoreError(f"{db} exists; move it aside before rebuilding the store")
+        side.unlink(missing_ok=True)  # a rebuild that stopped half way
+        store = cls(run_dir, _connect(str(side)), False, side)
+        with store:
+            store._conn.executescript(_SCHEMA)
+            with store._write() as conn:
+                known = {r[1] for r in conn.execute("PRAGMA table_info(cells)")}
+                conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+                for row, metrics in cells:
+                    if not set(row) <= known:
+                        raise StoreError(f"cell {row.get('name')!r}: unknown columns in its row")
+                    marks = ", ".join("?" * len(row))
+                    sql = f"INSERT INTO cells ({', '.join(row)}) VALUES ({marks})"
+                    conn.execute(sql, tuple(row.values()))
+                    conn.executemany(
+                        "INSERT INTO metrics (cell, metric, key, value) VALUES (?, ?, ?, ?)",
+                        _metric_rows(row["name"], metrics),
+                    )
+        os.replace(side, db)
+        return cls.open(run_dir)
 
     def _init(self, spec_text: str | None, spec_hash: str | None, name: str) -> None:
         meta = self.meta()
@@ -202,7 +213,7 @@ class Store:
         """One write transaction: BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
         if self.readonly:
             raise StoreError(f"the store at {self.run_dir} is read-only; only the driver writes")
-        with self._lock:
+        with self._lock, named(self.db):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -212,12 +223,12 @@ class Store:
                     self._conn.execute("ROLLBACK")
                 raise
 
-    def _query(self, sql: str) -> list[tuple]:
-        with self._lock:
-            return self._conn.execute(sql).fetchall()
+    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock, named(self.db):
+            return self._conn.execute(sql, args).fetchall()
 
     def _frame(self, sql: str) -> pd.DataFrame:
-        with self._lock:
+        with self._lock, named(self.db):
             frame = pd.read_sql_query(sql, self._conn)
         # An all-NULL REAL column would come back as object: keep NaN floats.
         return frame.astype({c: t for c, t in _FLOATS.items() if c in frame.columns})
@@ -363,6 +374,14 @@ class Store:
                 "add it with add_cells first (is the name spelled as the grid names it?)"
             )
 
+    def cell(self, name: str) -> dict:
+        """The stored row of cell `name`: every column of the cells table."""
+        with self._lock, named(self.db):
+            cursor = self._conn.execute("SELECT * FROM cells WHERE name = ?", (name,))
+            values = cursor.fetchone()
+        self._require(0 if values is None else 1, name)
+        return dict(zip([d[0] for d in cursor.description], values, strict=True))
+
     def meta(self) -> dict[str, str]:
         """The run's meta table: created, name, spec_hash, mmmlab_version, schema_version."""
         return dict(self._query("SELECT key, value FROM meta"))
@@ -405,29 +424,6 @@ class Store:
         wide = wide.reindex(columns=names).astype("float64").rename_axis(columns=None)
         return cells.merge(wide, left_on="cell", right_index=True, how="left")
 
-    def export(self, path: str | Path, fmt: str = "parquet") -> list[Path]:
-        """Write the cells table and the long metrics table; returns [cells file, metrics file].
-
-        `path` is an existing directory (``cells.<fmt>`` and ``metrics.<fmt>`` inside it) or a
-        stem: ``out/run`` or ``out/run.csv`` give ``out/run_cells.csv`` and ``out/run_metrics.csv``.
-        `fmt` is ``"csv"`` (where NaN and the empty key are both empty fields) or ``"parquet"``.
-        """
-        if fmt not in EXPORT_FORMATS:
-            raise ValueError(f"unknown export format {fmt!r}; choose from {list(EXPORT_FORMATS)}")
-        path = Path(path)
-        if path.is_dir():
-            targets = [path / f"cells.{fmt}", path / f"metrics.{fmt}"]
-        else:
-            stem = path.with_suffix("") if path.suffix.lstrip(".") in EXPORT_FORMATS else path
-            targets = [stem.parent / f"{stem.name}_{part}.{fmt}" for part in ("cells", "metrics")]
-            stem.parent.mkdir(parents=True, exist_ok=True)
-        for frame, target in zip((self.cells_frame(), self.metrics_frame()), targets, strict=True):
-            if fmt == "csv":
-                frame.to_csv(target, index=False)
-            else:
-                frame.to_parquet(target, index=False, engine="pyarrow")
-        return targets
-
     def artifact_dir(self, cell_name: str) -> Path:
         """The artifact folder of a cell (created unless read-only), with a filesystem-safe name:
         ``/`` becomes ``__``, other unsafe characters ``_``, then a short hash of the full name."""
@@ -442,31 +438,6 @@ class Store:
 def open_readonly(run_dir: str | Path) -> Store:
     """Open a run read-only, for monitors in another process; running cells stay running."""
     return Store.open(run_dir, readonly=True)
-
-
-def list_runs(root: str | Path = "runs/bench") -> pd.DataFrame:
-    """One row per run directory under `root` that holds a ``results.sqlite``.
-
-    Columns: run (directory name), path, name, created (UTC), a count per status, total, and
-    last_activity (UTC: latest start or finish of a cell, else the creation time); sorted by
-    creation. A file that cannot be read is skipped with a warning.
-    """
-    columns = ["run", "path", "name", "created", *STATUSES, "total", "last_activity"]
-    root, rows = Path(root), []
-    for db in sorted(root.glob("*/results.sqlite")) if root.is_dir() else []:
-        try:
-            with open_readonly(db.parent) as store:
-                meta, counts = store.meta(), store.counts()
-                # finished is NULL while running and never precedes started
-                ((latest,),) = store._query("SELECT MAX(COALESCE(finished, started)) FROM cells")
-        except sqlite3.DatabaseError as err:
-            warnings.warn(f"skipping {db}: not a readable results file ({err})", stacklevel=2)
-            continue
-        created = pd.to_datetime(meta.get("created"), utc=True)
-        last = created if latest is None else pd.to_datetime(latest, unit="s", utc=True)
-        head = [db.parent.name, str(db.parent), meta.get("name", ""), created]
-        rows.append([*head, *counts.values(), sum(counts.values()), last])
-    return pd.DataFrame(rows, columns=columns).sort_values(["created", "run"], ignore_index=True)
 
 
 def _metric_rows(cell: str, metrics: Iterable[tuple[str, str, float]]) -> Iterator[tuple]:
