@@ -141,3 +141,11 @@ def test_an_empty_store_beside_artifacts_is_refused_and_rebuilt_by_doctor(finish
     assert [p.stat().st_size for p in _aside(out)] == [0]
     with Store.open(out, readonly=True) as store:
         assert store.cells_frame()["status"].tolist() == cells["status"].tolist()
+    for path in out.glob("results.sqlite*"):  # now the store is lost altogether
+        if ".damaged-" not in path.name:
+            path.unlink()
+    result, flat = _invoke("run", str(spec), "--out", str(out))
+    assert result.exit_code == 2 and f"{db} is missing, yet" in flat, flat
+    result, flat = _invoke("doctor", str(out))
+    assert result.exit_code == 0 and "4 cell(s) recovered, 0 not" in flat, flat
+    assert "moved aside" not in flat and len(_aside(out)) == 1

@@ -21,11 +21,10 @@ class DamagedStore(ValueError):
     """The run's results store is damaged or lost; the message names it and the remedy."""
 
 
-def doctor_hint(run_dir: Path) -> str:
-    return (
-        f"`mmmlab bench doctor {run_dir}` moves it aside and rebuilds the store from the "
-        "cells' records in artifacts/"
-    )
+def doctor_hint(run_dir: Path, move: bool = True) -> str:
+    """The remedy: `bench doctor`, which moves the file aside (when there is one) and rebuilds."""
+    what = "moves it aside and rebuilds" if move else "rebuilds"
+    return f"`mmmlab bench doctor {run_dir}` {what} the store from the cells' records in artifacts/"
 
 
 def is_damage(err: sqlite3.Error) -> bool:
@@ -71,7 +70,8 @@ def lost_store(run_dir: Path) -> str | None:
     state = "is empty (0 bytes)" if db.is_file() else "is missing"
     return (
         f"{db} {state}, yet {run_dir / 'artifacts'} holds {len(folders)} cell folder(s) from "
-        f"an earlier run, so this is no new run. {doctor_hint(run_dir)}; or pass another --out"
+        f"an earlier run, so this is no new run. {doctor_hint(run_dir, db.is_file())}; or pass "
+        "another --out"
     )
 
 
@@ -84,8 +84,6 @@ def integrity_problem(db: Path) -> str | None:
         finally:
             conn.close()
     except sqlite3.DatabaseError as err:
-        if not is_damage(err):
-            raise
-        return str(err)
+        return str(err) if is_damage(err) else None  # busy or cannot open read-only: not damage
     found = [r[0] for r in rows]
     return None if found == ["ok"] else "; ".join(found[:3])
