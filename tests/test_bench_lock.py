@@ -26,7 +26,7 @@ SLOW = {  # one cell that samples for a while: the live run to collide with
     "datasets": [{"preset": "hill_single"}],
     "models": [{"name": "m"}],
     "metrics": ["predictive"],
-    "inference": {"num_warmup": 3000, "num_samples": 3000, "num_chains": 1},
+    "inference": {"num_warmup": 50000, "num_samples": 50000, "num_chains": 1},  # stopped early
 }
 NO_FIT = SLOW | {"exclude": [{"models": ["m"], "reason": "nothing to fit here"}]}
 
@@ -67,10 +67,10 @@ def test_a_second_run_into_a_held_directory_stops_and_names_the_other_process(tm
         assert f"pid {first.pid} on host {socket.gethostname()}" in flat, flat
         with Store.open(out, readonly=True) as store:  # the live run's cell is left alone
             assert store.counts()["running"] == 1
-        for command in (["status"], ["summary"], ["export", "--format", "csv"]):
+        assert (out / "run.lock").exists()
+        for command in (["status"], ["summary"], ["export", "--format", "csv"], ["report"]):
             result = CliRunner().invoke(app, ["bench", *command, str(out)])
             assert result.exit_code == 0, (command, result.output)
-        assert (out / "run.lock").exists()
     finally:
         os.killpg(first.pid, signal.SIGINT)
         first.wait(timeout=60)
