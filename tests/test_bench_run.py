@@ -202,7 +202,6 @@ def test_interrupted_run_resumes_without_losing_or_repeating_cells(tmp_path):
 
 @pytest.mark.xdist_group("ray")
 def test_ray_executor_runs_a_grid(tmp_path):
-    pytest.importorskip("ray")
     spec = parse_spec(TINY | {"datasets": [{"preset": "hill_single"}]})
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env_path) if p)
@@ -216,7 +215,6 @@ def test_ray_executor_runs_a_grid(tmp_path):
 @pytest.mark.slow
 @pytest.mark.xdist_group("ray")
 def test_ray_executor_runs_the_quick_suite(tmp_path):
-    pytest.importorskip("ray")
     result = CliRunner().invoke(
         app, ["bench", "run", "--executor", "ray", "--out", str(tmp_path / "quick")]
     )

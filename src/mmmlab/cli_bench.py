@@ -14,12 +14,15 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from mmmlab import datasets
+
 bench_app = typer.Typer(
     no_args_is_help=True, help="Benchmark grids: dataset × model × variant × seed."
 )
 console = Console()
 SUITES = ("quick", "hill-mixture", "hill-mixture-real", "hill-mixture-public", "param-recovery")
-NEEDS_DATA = {"hill-mixture-real": None, "hill-mixture-public": "../shared/data"}
+# Suites that read data files: where `${data}` points without --data (None: --data is needed).
+NEEDS_DATA = {"hill-mixture-real": None, "hill-mixture-public": str(datasets.folder())}
 DEFAULT_ROOT = Path("runs/bench")
 
 

@@ -14,6 +14,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from mmmlab.files import strict_json
+
 RECORD_FILE = "result.json"
 FORMAT = 1
 
@@ -26,13 +28,17 @@ def write_record(
     folder: Path, row: dict, metrics: Iterable[tuple[str, str, float]], spec_hash: str | None
 ) -> Path:
     """Write `folder`/result.json (atomically: a crash leaves the old record or the new)."""
-    numbers = [[m, k, None if v is None or math.isnan(v) else float(v)] for m, k, v in metrics]
+    numbers = [[m, k, float(v) if _finite(v) else None] for m, k, v in metrics]
     record = {"format": FORMAT, "spec_hash": spec_hash, "cell": row, "metrics": numbers}
     path = folder / RECORD_FILE
     side = path.with_name(RECORD_FILE + ".tmp")
-    side.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    side.write_text(strict_json(record, indent=1) + "\n", encoding="utf-8")
     os.replace(side, path)
     return path
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
 
 
 def read_record(folder: Path) -> dict | None:

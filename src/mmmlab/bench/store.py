@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import math
 import os
 import re
@@ -37,6 +36,7 @@ from mmmlab.bench.damage import (
 )
 from mmmlab.bench.environment import describe_environment, package_version
 from mmmlab.bench.rows import CellRow
+from mmmlab.files import strict_json
 
 STATUSES = ("pending", "running", "done", "failed", "skipped")
 SCHEMA_VERSION = "1"
@@ -175,7 +175,7 @@ class Store:
         if spec_text is not None and (is_new or not (self.run_dir / "spec.yaml").exists()):
             _write_atomic(self.run_dir / "spec.yaml", spec_text)
         if is_new or not (self.run_dir / "environment.json").exists():
-            text = json.dumps(describe_environment(), indent=2, sort_keys=True)
+            text = strict_json(describe_environment(), indent=2, sort_keys=True)
             _write_atomic(self.run_dir / "environment.json", text + "\n")
         with self._write() as conn:
             if is_new:
