@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from pathlib import Path
 from typing import Annotated, cast
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from mmmlab.cli_console import console, error, fmt
+from mmmlab.cli_synth import sbc, simulate_world, synth
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Bayesian marketing mix models: fit, simulate, benchmark.",
 )
-console = Console()
-
-
-def _add_bench() -> None:
-    from mmmlab.cli_bench import bench_app
-
-    app.add_typer(bench_app, name="bench")
-
-
-_add_bench()
 
 
 @app.callback()
@@ -180,7 +171,7 @@ def fit(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             if preset is not None:
-                dataset, answer_key = _simulate(preset, data_seed)
+                dataset, answer_key = simulate_world(preset, data_seed)
             else:
                 dataset = _load_data(
                     data,
@@ -205,7 +196,7 @@ def fit(
             answer_key = Truth.load(truth)
             answer_key.check_data(dataset)
     except (DatasetError, ValueError, FileNotFoundError) as err:
-        _error(err)
+        error(err)
         raise typer.Exit(2) from None
     console.print(f"[bold]data[/] {dataset!r}")
     try:
@@ -221,7 +212,7 @@ def fit(
             progress=progress,
         )
     except (DatasetError, ValueError) as err:
-        _error(err)
+        error(err)
         raise typer.Exit(2) from None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
@@ -236,21 +227,13 @@ def fit(
         console.print(f"  {name:22s} {path}")
 
 
-def _simulate(name: str, seed: int):
-    from mmmlab.synth import simulate
-
-    dataset, truth = simulate(name, seed)
-    console.print(f"[bold]simulated[/] {name} (seed {seed}): {truth.description}")
-    return dataset, truth
-
-
 def _print_recovery(result, truth, out: Path, summary: dict) -> None:
     from mmmlab.analysis.recovery import fit_recovery, recovery_summary, write_recovery
 
     try:
         tables = fit_recovery(result, truth)
     except ValueError as err:
-        _error(err)
+        error(err)
         return
     for name, path in write_recovery(tables, out).items():
         summary["files"][f"recovery_{name}"] = str(path)
@@ -260,9 +243,9 @@ def _print_recovery(result, truth, out: Path, summary: dict) -> None:
     for row in tables["roas"].itertuples():
         table.add_row(
             row.channel,
-            _fmt(row.truth, 2),
-            _fmt(row.mean, 2),
-            f"[{_fmt(row.lo90, 2)}, {_fmt(row.hi90, 2)}]",
+            fmt(row.truth, 2),
+            fmt(row.mean, 2),
+            f"[{fmt(row.lo90, 2)}, {fmt(row.hi90, 2)}]",
             "yes" if row.cover90 else "[red]no[/]",
         )
     console.print(table)
@@ -272,18 +255,6 @@ def _print_recovery(result, truth, out: Path, summary: dict) -> None:
         f"{head['roas_channels']} channels; parameters {head['params_covered_90']} of "
         f"{head['params']}; median contribution SRMSE {head['contribution_srmse_median']:.2f}"
     )
-
-
-def _error(err: Exception) -> None:
-    """Print a user error whole: no wrapping (paths stay intact), no markup parsing."""
-    console.print("[red]error:[/] ", end="")
-    console.print(str(err), soft_wrap=True, markup=False, highlight=False)
-
-
-def _fmt(value: float | None, digits: int = 3, kind: str = "f") -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    return f"{value:.{digits}{kind}}"
 
 
 ROAS_TITLES = {  # method -> (ROAS table title, interval column)
@@ -298,17 +269,17 @@ def _print_summary(summary: dict) -> None:
     diag = Table(title="Diagnostics", show_header=False)
     for label, value in (
         ("method", d["method"]),
-        ("max R-hat", _fmt(d["max_rhat"])),
-        ("min bulk ESS", _fmt(d["min_ess_bulk"], 0)),
-        ("min tail ESS", _fmt(d["min_ess_tail"], 0)),
+        ("max R-hat", fmt(d["max_rhat"])),
+        ("min bulk ESS", fmt(d["min_ess_bulk"], 0)),
+        ("min tail ESS", fmt(d["min_ess_tail"], 0)),
         ("divergences", str(d["divergences"])),
-        ("min BFMI", _fmt(d["min_bfmi"], 2)),
-        ("compile s", _fmt(d["compile_s"], 2)),
-        ("sampling s", _fmt(d["sample_s"], 2)),
-        ("min ESS per s", _fmt(d["ess_per_s"], 1)),
-        ("R²", _fmt(summary["metrics"]["r2"])),
-        ("MAPE", _fmt(summary["metrics"]["mape"])),
-        ("NRMSE", _fmt(summary["metrics"]["nrmse"])),
+        ("min BFMI", fmt(d["min_bfmi"], 2)),
+        ("compile s", fmt(d["compile_s"], 2)),
+        ("sampling s", fmt(d["sample_s"], 2)),
+        ("min ESS per s", fmt(d["ess_per_s"], 1)),
+        ("R²", fmt(summary["metrics"]["r2"])),
+        ("MAPE", fmt(summary["metrics"]["mape"])),
+        ("NRMSE", fmt(summary["metrics"]["nrmse"])),
     ):
         diag.add_row(label, value)
     console.print(diag)
@@ -321,10 +292,10 @@ def _print_summary(summary: dict) -> None:
         roas.add_row(
             row["channel"],
             f"{row['spend']:,.0f}",
-            _fmt(row["roas_mean"], 2),
-            "–" if lo is None or hi is None else f"[{_fmt(lo, 2)}, {_fmt(hi, 2)}]",
-            _fmt(row["mroas_mean"], 2),
-            _fmt(row["share_of_effect"], 1, "%"),
+            fmt(row["roas_mean"], 2),
+            "–" if lo is None or hi is None else f"[{fmt(lo, 2)}, {fmt(hi, 2)}]",
+            fmt(row["mroas_mean"], 2),
+            fmt(row["share_of_effect"], 1, "%"),
         )
     console.print(roas)
     for w in summary["warnings"]:
@@ -333,127 +304,17 @@ def _print_summary(summary: dict) -> None:
         console.print("[green]converged:[/] R-hat < 1.01 and no divergences")
 
 
-@app.command()
-def synth(
-    preset: Annotated[
-        str | None, typer.Argument(help="Built-in world name, or a world spec YAML/JSON file")
-    ] = None,
-    seed: Annotated[
-        int, typer.Option(min=0, help="Random seed; equal seeds give identical files")
-    ] = 0,
-    out: Annotated[Path | None, typer.Option(help="Output directory")] = None,
-    list_: Annotated[bool, typer.Option("--list", help="List the built-in worlds")] = False,
-) -> None:
-    """Simulate a dataset with its answer key: data.csv, columns.yaml, truth.json, a PNG."""
-    from mmmlab.files import check_output_dir
-    from mmmlab.synth import list_simulators, write_simulation
-
-    if list_ or preset is None:
-        table = Table(title="Built-in worlds (mmmlab synth NAME --seed N --out DIR)")
-        for col in ("name", "kind", "T × G × C", "description / assumption broken"):
-            table.add_column(col)
-        for row in list_simulators().itertuples():
-            what = row.description + (f" [yellow]Breaks: {row.breaks}.[/]" if row.breaks else "")
-            table.add_row(row.name, row.kind, f"{row.periods}×{row.geos}×{row.channels}", what)
-        console.print(table)
-        return
-    spec_file = Path(preset) if Path(preset).suffix.lower() in (".yaml", ".yml", ".json") else None
-    try:
-        if out is not None:
-            check_output_dir(out, [spec_file])
-        dataset, truth = _simulate(preset, seed)
-        if out is None:
-            out = Path("runs/synth") / f"{truth.name}_seed{seed}"
-            check_output_dir(out, [spec_file])
-    except ValueError as err:
-        _error(err)
-        raise typer.Exit(2) from None
-    paths = write_simulation(dataset, truth, out)
-    console.print(f"[bold]data[/] {dataset!r}")
-    roas = ", ".join(f"{c} {r:.2f}" for c, r in zip(truth.channels, truth.roas, strict=True))
-    console.print(f"[bold]true ROAS[/] {roas}")
-    if truth.breaks:
-        console.print(f"[bold]breaks[/] {truth.breaks}")
-    console.print(f"\n[bold green]outputs[/] in {out.resolve()}")
-    for name, path in paths.items():
-        console.print(f"  {name:8s} {path}")
-    console.print(f"fit it: mmmlab fit --preset {preset} --data-seed {seed}")
+app.command()(synth)
+app.command()(sbc)
 
 
-@app.command()
-def sbc(
-    model: Annotated[
-        str, typer.Option(help="'core' (the default additive MMM) or a model config YAML")
-    ] = "core",
-    data: Annotated[
-        str, typer.Option(help="Design the simulations share: 'example' or a built-in world")
-    ] = "example",
-    n: Annotated[int, typer.Option("--n", min=1, help="Number of simulations")] = 100,
-    seed: Annotated[int, typer.Option(min=0)] = 0,
-    warmup: Annotated[int, typer.Option(min=1)] = 500,
-    samples: Annotated[int, typer.Option(min=1)] = 500,
-    chains: Annotated[int, typer.Option(min=1)] = 2,
-    draws: Annotated[int, typer.Option(min=1, help="Posterior draws ranked against (L)")] = 99,
-    bins: Annotated[int, typer.Option(min=1, help="Rank histogram bins; must divide L + 1")] = 20,
-    out: Annotated[Path, typer.Option(help="Output directory")] = Path("runs/sbc"),
-    progress: bool = True,
-) -> None:
-    """Simulation-based calibration: draw parameters from the prior, simulate, refit, and
-    test whether each parameter's rank among its posterior draws is uniform."""
-    from mmmlab.files import check_output_dir
-    from mmmlab.inference.calibration import run_sbc, write_sbc
-    from mmmlab.models import ModelConfig
+def _add_bench() -> None:
+    from mmmlab.cli_bench import bench_app
 
-    try:
-        check_output_dir(out, [None if model == "core" else model])
-        config = ModelConfig() if model == "core" else ModelConfig.from_yaml(model)
-        if data == "example":
-            from mmmlab.synth import example_dataset
+    app.add_typer(bench_app, name="bench")
 
-            dataset, _ = example_dataset()
-        else:
-            dataset, _ = _simulate(data, 0)
-        result = run_sbc(
-            dataset,
-            config,
-            num_simulations=n,
-            seed=seed,
-            num_warmup=warmup,
-            num_samples=samples,
-            num_chains=chains,
-            num_draws=draws,
-            num_bins=bins,
-            progress=progress,
-        )
-    except ValueError as err:
-        _error(err)
-        raise typer.Exit(2) from None
-    paths = write_sbc(result, out)
-    table = Table(title=f"SBC: {n} simulations, ranks among {draws} draws, {bins} bins")
-    for col in ("parameter", "chi²", "p-value", "mean rank", "uniform at 1%"):
-        table.add_column(col, justify="right")
-    for row in result.summary.itertuples():
-        table.add_row(
-            row.parameter,
-            f"{row.chi2:.1f}",
-            f"{row.p_value:.3f}",
-            f"{row.mean_rank_fraction:.2f}",
-            "[red]rejected[/]" if row.rejected_1pct else "yes",
-        )
-    console.print(table)
-    bad = int(result.summary["rejected_1pct"].sum())
-    family = int(result.summary["rejected_bonferroni_1pct"].sum())
-    diag = result.diagnostics
-    console.print(
-        f"{bad} of {len(result.summary)} rank histograms rejected at the 1% level each, "
-        f"{family} at 1% over all of them (Bonferroni); "
-        f"max R-hat {diag['max_rhat'].max():.3f}, divergences {int(diag['divergences'].sum())}, "
-        f"{result.seconds:.0f} s"
-    )
-    console.print(f"\n[bold green]outputs[/] in {out.resolve()}")
-    for name, path in paths.items():
-        console.print(f"  {name:12s} {path}")
 
+_add_bench()
 
 if __name__ == "__main__":
     app()
