@@ -142,7 +142,7 @@ def test_preset_parameter_grid_and_file_groups(tmp_path):
 
 
 def test_example_specs_are_valid():
-    for path in sorted((ROOT / "examples" / "benchmarks").glob("*.yaml")):
+    for path in sorted((ROOT / "examples" / "specs").glob("*.yaml")):
         spec, _ = load_spec(path)
         missing = [d.file for d in spec.datasets if d.file and not Path(d.file).exists()]
         assert not missing, (path, missing)  # public data: the copies in mmmlab/datasets/
