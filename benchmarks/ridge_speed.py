@@ -22,9 +22,9 @@ from pathlib import Path
 import mmmlab  # noqa: F401  (JAX settings first)
 from mmmlab import datasets
 from mmmlab.backends.ridge import RidgeBackend, score_candidates
+from mmmlab.backends.ridge.design import HyperparameterSpace, RidgeDesign
+from mmmlab.backends.ridge.search import SearchSettings, run_search
 from mmmlab.data import ColumnMap, Dataset, read_dataset
-from mmmlab.inference.evolution import SearchSettings, run_search
-from mmmlab.models.ridge import HyperparameterSpace, RidgeDesign
 
 ROBYN_COLUMNS = ColumnMap(
     date="DATE",

@@ -9,10 +9,7 @@ import pytest
 import mmmlab
 from mmmlab.backends import BACKENDS, Incompatible, check_params, get_backend
 from mmmlab.backends.ridge import RidgeFit
-from mmmlab.data import Dataset
-from mmmlab.inference.evolution import choose_model, moving_block_bootstrap, pareto_fronts
-from mmmlab.metrics.predictive import r_squared
-from mmmlab.models.ridge import (
+from mmmlab.backends.ridge.design import (
     HyperparameterSpace,
     RidgeDesign,
     lagged_media,
@@ -20,6 +17,9 @@ from mmmlab.models.ridge import (
     ridge_fit,
     scaled_lambda,
 )
+from mmmlab.backends.ridge.search import choose_model, moving_block_bootstrap, pareto_fronts
+from mmmlab.data import Dataset
+from mmmlab.metrics.predictive import r_squared
 
 # Robyn's λ range puts most of [0, 1] at heavy shrinkage; a short search finds the good
 # corner faster when told where it is.
