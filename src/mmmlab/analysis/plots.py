@@ -12,12 +12,26 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
+def save(fig: plt.Figure, path: Path) -> Path:
+    """Write `fig` as a PNG to `path` and free it."""
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_fit(
     dates: pd.DatetimeIndex, actual: np.ndarray, predictive: np.ndarray, path: Path, title: str
 ) -> Path:
+    """`fit_figure` written to `path`."""
+    return save(fit_figure(dates, actual, predictive, title), path)
+
+
+def fit_figure(
+    dates: pd.DatetimeIndex, actual: np.ndarray, predictive: np.ndarray, title: str
+) -> plt.Figure:
     """Actual target vs posterior predictive mean and 90% band, summed over geos.
 
-    actual : (T, G); predictive : (S, T, G).
+    actual : (T, G); predictive : (S, T, G). Lines: posterior mean, then actual.
     """
     total = predictive.sum(axis=2)
     lo, hi = np.quantile(total, [0.05, 0.95], axis=0)
@@ -29,13 +43,17 @@ def plot_fit(
     ax.set_ylabel("target")
     ax.legend(loc="upper left", frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def plot_contributions(contributions: pd.DataFrame, path: Path) -> Path:
-    """Stacked posterior-mean contributions over time (all geos summed)."""
+    """`contributions_figure` written to `path`."""
+    return save(contributions_figure(contributions), path)
+
+
+def contributions_figure(contributions: pd.DataFrame) -> plt.Figure:
+    """Stacked posterior-mean contributions over time (all geos summed): the positive parts
+    stacked upward (base components first, then media), negative ones downward."""
     wide = contributions.groupby(["date", "component"], sort=False)["mean"].sum().unstack()
     base = [c for c in ("baseline", "trend", "seasonality", "controls") if c in wide]
     media = [c for c in wide.columns if c not in base]
@@ -50,13 +68,17 @@ def plot_contributions(contributions: pd.DataFrame, path: Path) -> Path:
     ax.set_ylabel("target")
     ax.legend(loc="upper left", ncol=4, fontsize=8, frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return fig
 
 
-def plot_response_curves(curves: pd.DataFrame, spend: pd.Series, path: Path) -> Path:
-    """Each channel's contribution against total spend, with 90% band; the dot is today's."""
+def plot_response_curves(curves: pd.DataFrame, path: Path) -> Path:
+    """`response_curves_figure` written to `path`."""
+    return save(response_curves_figure(curves), path)
+
+
+def response_curves_figure(curves: pd.DataFrame) -> plt.Figure:
+    """One panel per channel: contribution against total spend with its 90% band; the dot
+    is today's spend (multiplier 1)."""
     channels = list(dict.fromkeys(curves["channel"]))
     n = len(channels)
     cols = min(n, 3)
@@ -74,6 +96,4 @@ def plot_response_curves(curves: pd.DataFrame, spend: pd.Series, path: Path) -> 
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return fig

@@ -95,9 +95,7 @@ def write_outputs(fit: Fit, out: str | Path) -> dict[str, Any]:
         f"{fit.train.name}: fit vs actual (R² {summary['metrics']['r2']:.3f})",
     )
     files["contributions_plot"] = plot_contributions(contributions, out / "contributions.png")
-    files["response_curves_plot"] = plot_response_curves(
-        curves, roas["spend"], out / "response_curves.png"
-    )
+    files["response_curves_plot"] = plot_response_curves(curves, out / "response_curves.png")
     fit.save(out / "fit")
     files["fit"] = out / "fit"
     summary["files"] = {k: str(v) for k, v in files.items()}
