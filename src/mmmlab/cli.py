@@ -154,7 +154,7 @@ def fit(
     progress: bool = True,
 ) -> None:
     """Fit the Bayesian MMM and write summary, tables and plots to OUT."""
-    from mmmlab.analysis.report import write_outputs
+    from mmmlab.analysis.outputs import write_outputs
     from mmmlab.data import DatasetError
     from mmmlab.files import check_output_dir
     from mmmlab.inference import fit as run_fit
