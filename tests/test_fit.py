@@ -211,7 +211,7 @@ def test_daily_data_get_weekly_seasonality():
     import pandas as pd
 
     from mmmlab.data import Dataset
-    from mmmlab.models.mmm import Scaling, prepare
+    from mmmlab.models.scaling import Scaling, prepare
 
     rng = np.random.default_rng(0)
     n = 120

@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
-from scipy import stats
 
 from mmmlab.backends.base import Incompatible
 from mmmlab.data import Dataset
 from mmmlab.inference import Fit, fit
 from mmmlab.inference.diagnostics import Diagnostics
 from mmmlab.models import ModelConfig
+from mmmlab.models.likelihood import observation
 from mmmlab.models.units import natural_params
 
 
@@ -63,10 +63,9 @@ class MmmFit:
         mean = self.expected(dataset)  # (S, T, G)
         post = self.fit.flat_posterior()
         sigma = np.asarray(post["sigma"]).reshape(len(mean), 1, -1) * self.fit.scaling.y_scale
-        if self.fit.config.likelihood == "student_t":
-            nu = np.asarray(post["nu"]).reshape(-1, 1, 1)
-            return stats.t.logpdf(dataset.target[None], nu, mean, sigma)
-        return stats.norm.logpdf(dataset.target[None], mean, sigma)
+        nu = np.asarray(post["nu"]).reshape(-1, 1, 1) if "nu" in post else None
+        noise = observation(self.fit.config.likelihood, mean, sigma, nu)
+        return np.asarray(noise.log_prob(dataset.target[None]))
 
     def contributions(self, dataset: Dataset) -> np.ndarray:
         return self._components(dataset).media

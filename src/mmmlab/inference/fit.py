@@ -15,16 +15,9 @@ from mmmlab.data import Dataset, DatasetError
 from mmmlab.inference.diagnostics import Diagnostics, nuts_diagnostics
 from mmmlab.inference.nuts import WARMUP_TREE_DEPTH, NutsSettings, constrain, run_nuts
 from mmmlab.models.config import ModelConfig
-from mmmlab.models.mmm import (
-    ModelData,
-    Scaling,
-    Structure,
-    bind,
-    components,
-    mean_of,
-    prepare,
-    structure_of,
-)
+from mmmlab.models.likelihood import draw_noise
+from mmmlab.models.mmm import Structure, bind, components, mean_of, structure_of
+from mmmlab.models.scaling import ModelData, Scaling, prepare
 
 Method = Literal["nuts", "map", "svi"]
 PARTS = ("baseline", "trend", "seasonality", "controls")
@@ -129,12 +122,14 @@ class Fit:
         comp = self.components(dataset) if components is None else components
         post = self.flat_posterior()
         sigma = np.asarray(post["sigma"]).reshape(len(comp.mean), -1)[:, None, :]
+        nu = np.asarray(post["nu"]).reshape(-1, 1, 1) if "nu" in post else None
         rng = np.random.default_rng(seed)
-        noise = rng.standard_normal(comp.mean.shape)
         if self.config.likelihood == "student_t":
-            nu = np.asarray(post["nu"]).reshape(-1, 1, 1)
-            noise = rng.standard_t(np.broadcast_to(nu, comp.mean.shape))
-        return comp.mean + noise * sigma * self.scaling.y_scale
+            # Student-t predictions have always begun with a normal draw they do not use;
+            # kept, so a seed gives the predictions it always gave.
+            rng.standard_normal(comp.mean.shape)
+        noise = draw_noise(self.config.likelihood, rng, sigma, comp.mean.shape, nu)
+        return comp.mean + noise * self.scaling.y_scale
 
     def roas(self, dataset: Dataset | None = None):
         """ROAS and marginal ROAS per channel (see `mmmlab.analysis.roas`)."""

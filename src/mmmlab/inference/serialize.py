@@ -22,7 +22,7 @@ from mmmlab.files import schema_errors, strict_json
 from mmmlab.inference.diagnostics import Diagnostics
 from mmmlab.inference.fit import Fit
 from mmmlab.models.config import ModelConfig
-from mmmlab.models.mmm import Scaling
+from mmmlab.models.scaling import Scaling
 
 FORMAT_VERSION = 2  # 2 added the checksums; version 1 files load without them
 _DATA_FILES = ("posterior.nc", "train.npz")

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from mmmlab.files import schema_errors
+from mmmlab.models.likelihood import Likelihood
 from mmmlab.transforms import ADSTOCK_PARAMS, SATURATION_PARAMS
 
 AdstockName = Literal["geometric", "delayed", "weibull_cdf", "weibull_pdf"]
@@ -186,7 +187,7 @@ class ModelConfig(BaseModel):
     n_changepoints: int = Field(5, ge=1, le=50)
     yearly_seasonality: int = Field(2, ge=0, le=20)
     weekly_seasonality: int = Field(3, ge=0, le=3)
-    likelihood: Literal["normal", "student_t"] = "normal"
+    likelihood: Likelihood = "normal"
     priors: dict[str, Prior] = Field(default_factory=dict)
 
     @model_validator(mode="after")

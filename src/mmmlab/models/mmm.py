@@ -10,15 +10,13 @@ National data is the one-geo case. With several geos, intercept and noise are pe
 channel effects are pooled across geos (non-centred log-normal spread around `effect`); adstock
 and saturation shapes, trend, seasonality and control effects are shared.
 
-Everything runs on the model scale fixed by `Scaling` (from the training window): target over
-its per-geo mean, media over its per-geo, per-channel mean, controls standardised, time in
-units of the training length. `ModelData` carries arrays only, so one compiled sampler serves
-every dataset of the same shape.
+Everything runs on the model scale fixed by `Scaling` (`models.scaling`); the noise is the
+observation model of `models.likelihood`. Simulators run these same functions with the
+parameters fixed (`synth.world`, `synth.example`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 import jax.numpy as jnp
@@ -28,164 +26,11 @@ import numpyro.distributions as dist
 
 from mmmlab.data import Dataset
 from mmmlab.models.config import ROAS, ModelConfig
-from mmmlab.transforms import (
-    ADSTOCK_PARAMS,
-    SATURATION_PARAMS,
-    adstock_weights,
-    lag_stack,
-    saturation,
-)
+from mmmlab.models.likelihood import observation
+from mmmlab.models.scaling import MEDIA_DTYPE, ModelData, Scaling, prepare, scaled_target
+from mmmlab.transforms import ADSTOCK_PARAMS, SATURATION_PARAMS, adstock_weights, saturation
 
 Array = jnp.ndarray
-
-# The adstock and saturation run in float32: they are most of a gradient's cost (the lagged
-# media are the largest array), and in float32 the CPU's vector units take twice the lanes.
-# Measured on medium_business (156 weeks, 8 geos, 8 channels): 136 -> 61 us per gradient of
-# the media path. Saturated media come back as float64, so the likelihood, the sums over
-# periods and everything the sampler accumulates keep full precision; simulators, whose
-# answer key must be exact, bind with float64.
-MEDIA_DTYPE = jnp.float32
-
-
-class ModelData(NamedTuple):
-    """Arrays the model reads, on the model scale (a JAX pytree; shapes are the cache key).
-
-    media_lags : (C, T, G, L) lagged media, float32 when fitting (`MEDIA_DTYPE`):
-        ``media_lags[c, t, g, l] = x[t - l, g, c]``, with
-        the rows before the window taken from its history (zeros before the data begin).
-        Channel-major and lag-minor, so the adstock is one batched matrix-vector product
-        over contiguous lags and the saturation runs on (C, T, G), whose gradient sums over
-        contiguous rows. Measured against (C, L, T, G) with the curves on (T, G, C), value
-        and gradient of the whole potential: growing_business 77 -> 45 us, medium_business
-        150 -> 116 us, large_business 3.5 -> 2.9 ms.
-    fourier : (T, F) seasonality features
-    controls : (T, G, K) standardised controls
-    t : (T,) time in units of the training length, 0 mid-way through training
-    changepoints : (n_cp,) changepoint locations on the `t` scale
-    spend_share : (C,) each channel's training spend over the training target (`Scaling`)
-    reference_lags : (C, T_train, G, L) training `media_lags` when this window is not the
-        training window (channel effects are training-window averages); None while fitting.
-    """
-
-    media_lags: Array
-    fourier: Array
-    controls: Array
-    t: Array
-    changepoints: Array
-    spend_share: Array
-    reference_lags: Array | None = None
-
-
-@dataclass(frozen=True)
-class Scaling:
-    """How data maps to the model scale; fixed on the training window and reused everywhere.
-
-    y_scale : (G,) target divisor per geo; media_scale : (G, C) media divisor;
-    control_mean, control_std : (G, K); t_origin : time_index of the training start;
-    t_span : number of training periods; changepoints : (n_cp,) on the `t` scale;
-    spend_share : (C,) spend over the target's absolute sum, both summed over training
-        periods and geos: a ROAS prior times it is the prior of `effect` (None in fits saved
-        before it existed).
-    """
-
-    y_scale: np.ndarray
-    media_scale: np.ndarray
-    control_mean: np.ndarray
-    control_std: np.ndarray
-    t_origin: int
-    t_span: int
-    changepoints: np.ndarray
-    spend_share: np.ndarray | None = None
-
-    @classmethod
-    def fit(cls, train: Dataset, config: ModelConfig) -> Scaling:
-        """Scaling from the training window."""
-        y_scale = np.abs(train.target).mean(axis=0)
-        y_scale = np.where(y_scale > 0, y_scale, 1.0)
-        media = train.media
-        per_geo = media.mean(axis=0)  # (G, C)
-        overall = media.mean(axis=(0, 1))  # (C,)
-        overall = np.where(overall > 0, overall, 1.0)
-        media_scale = np.where(per_geo > 0, per_geo, overall)
-        mean = train.controls.mean(axis=0)
-        std = train.controls.std(axis=0)
-        std = np.where(std > 0, std, 1.0)
-        n = config.n_changepoints if config.trend == "piecewise" else 0
-        changepoints = np.linspace(0.0, 1.0, n + 2)[1:-1] - 0.5
-        total = np.abs(train.target).sum()
-        spend_share = train.spend.sum(axis=(0, 1)) / (total if total > 0 else 1.0)
-        return cls(
-            y_scale=y_scale,
-            media_scale=media_scale,
-            control_mean=mean,
-            control_std=std,
-            t_origin=int(train.time_index[0]),
-            t_span=max(train.n_time, 1),
-            changepoints=changepoints,
-            spend_share=spend_share,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> Scaling:
-        arrays = {
-            "y_scale", "media_scale", "control_mean", "control_std", "changepoints", "spend_share"
-        }  # fmt: skip
-        return cls(
-            **{
-                k: np.asarray(v, dtype=float) if k in arrays and v is not None else v
-                for k, v in raw.items()
-            }
-        )
-
-
-def fourier_features(dates: Any, frequency: str, config: ModelConfig) -> np.ndarray:
-    """Seasonality features (T, F): yearly modes, plus weekly modes for daily data."""
-    dates = np.asarray(dates, dtype="datetime64[D]")
-    days = dates.astype(np.int64).astype(float)  # days since 1970-01-01
-    cols = []
-    periods = [(365.25, config.yearly_seasonality)]
-    if frequency == "daily":
-        periods.append((7.0, config.weekly_seasonality))
-    for period, n_modes in periods:
-        for k in range(1, n_modes + 1):
-            angle = 2.0 * np.pi * k * days / period
-            cols += [np.sin(angle), np.cos(angle)]
-    return np.stack(cols, axis=1) if cols else np.zeros((len(days), 0))
-
-
-def prepare(
-    dataset: Dataset, config: ModelConfig, scaling: Scaling, media_dtype: Any = MEDIA_DTYPE
-) -> ModelData:
-    """Model-scale arrays for any window of data (train or later) under a fixed `scaling`.
-
-    `media_dtype` is the precision of the lagged media and so of the whole adstock and
-    saturation path (see `MEDIA_DTYPE`); everything else stays float64.
-    """
-    lead = config.l_max - 1
-    history = dataset.history_media[-lead:] if lead else dataset.history_media[:0]
-    pad = np.zeros((lead - len(history), dataset.n_geos, dataset.n_channels))
-    media = np.concatenate([pad, history, dataset.media]) / scaling.media_scale
-    controls = (dataset.controls - scaling.control_mean) / scaling.control_std
-    t = (dataset.time_index - scaling.t_origin) / scaling.t_span - 0.5
-    share = scaling.spend_share
-    return ModelData(
-        media_lags=jnp.asarray(
-            lag_stack(media, config.l_max).transpose(3, 1, 2, 0).copy(), dtype=media_dtype
-        ),
-        fourier=jnp.asarray(fourier_features(dataset.dates, dataset.frequency, config)),
-        controls=jnp.asarray(controls),
-        t=jnp.asarray(t, dtype=float),
-        changepoints=jnp.asarray(scaling.changepoints),
-        spend_share=jnp.ones(dataset.n_channels) if share is None else jnp.asarray(share),
-    )
-
-
-def scaled_target(dataset: Dataset, scaling: Scaling) -> Array:
-    """Target (T, G) on the model scale."""
-    return jnp.asarray(dataset.target / scaling.y_scale)
 
 
 # ------------------------------------------------------------------------------ the model
@@ -292,14 +137,18 @@ def sample_params(s: Structure, spend_share: Array) -> dict[str, Array]:
 
 
 def geo_effects(params: dict[str, Array], n_geos: int) -> Array:
-    """Channel effects per geo (G, C): pooled `effect` spread by non-centred geo deviations.
+    """Channel effects per geo (..., G, C): the pooled `effect` (..., C) spread by non-centred
+    geo deviations, ``effect * exp(effect_geo_sd * z)``; `effect_geo_z` is the site as
+    sampled, (..., C, G). Leading axes are batch axes, e.g. posterior draws.
 
-    `effect_geo_z` is the site as sampled, (C, G).
+    NumPy arrays are computed with NumPy (simulators keep NumPy's exact values), others with JAX.
     """
     effect = params["effect"]
     if n_geos == 1:
-        return effect[None, :]
-    return effect * jnp.exp(params["effect_geo_sd"] * params["effect_geo_z"].T)
+        return effect[..., None, :]
+    xp = np if isinstance(effect, np.ndarray) else jnp
+    z = xp.swapaxes(params["effect_geo_z"], -1, -2)  # (..., G, C)
+    return effect[..., None, :] * xp.exp(params["effect_geo_sd"][..., None, :] * z)
 
 
 def components(params: dict[str, Array], data: ModelData, s: Structure) -> dict[str, Array]:
@@ -331,14 +180,14 @@ def components(params: dict[str, Array], data: ModelData, s: Structure) -> dict[
 
 
 def mean_of(parts: dict[str, Array]) -> Array:
-    """Expected target (T, G) on the model scale: the sum of the additive parts."""
-    return (
-        parts["baseline"]
-        + parts["trend"]
-        + parts["seasonality"]
-        + parts["controls"]
-        + parts["media"].sum(axis=-1)
-    )
+    """Expected target (..., T, G): the additive parts (..., T, G) in their order, then `media`
+    (..., T, G, C) summed over channels. Any scale: the model's, or a simulator's target units
+    with parts of its own (e.g. a confounder)."""
+    additive = [v for k, v in parts.items() if k != "media"]
+    total = additive[0]
+    for part in additive[1:]:
+        total = total + part
+    return total + parts["media"].sum(axis=-1)
 
 
 def saturated_media(media_lags: Array, params: dict[str, Array], s: Structure) -> Array:
@@ -411,11 +260,7 @@ def mmm(data: ModelData, s: Structure, y: Array | None = None) -> None:
         with numpyro.plate("control_dim", K):
             params["control"] = numpyro.sample("control", cfg.prior("control").build())
     mu = mean_of(components(params, data, s))
-    sigma = params["sigma"]
-    if cfg.likelihood == "student_t":
-        noise = dist.StudentT(params["nu"], mu, sigma)
-    else:
-        noise = dist.Normal(mu, sigma)
+    noise = observation(cfg.likelihood, mu, params["sigma"], params.get("nu"))
     numpyro.sample("y", noise.to_event(2), obs=y)
 
 

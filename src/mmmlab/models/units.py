@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmmlab.models.mmm import Scaling, Structure
+from mmmlab.models.mmm import Structure, geo_effects
+from mmmlab.models.scaling import Scaling
 
 SPEND_UNIT_SITES = ("hill_half_saturation", "michaelis_menten_half_saturation", "tanh_scale")
 
@@ -50,10 +51,8 @@ def natural_params(
         if site in SPEND_UNIT_SITES:
             out[f"{site}_spend"] = value[..., None, :] * media_scale
             dims[f"{site}_spend"] = ("geo", "channel")
-    effect = np.asarray(params["effect"])[..., None, :]  # (*batch, 1, C)
-    if G > 1:
-        z = np.swapaxes(np.asarray(params["effect_geo_z"]), -1, -2)  # (*batch, G, C)
-        effect = effect * np.exp(np.asarray(params["effect_geo_sd"])[..., None, :] * z)
+    pooled = ("effect", "effect_geo_sd", "effect_geo_z")
+    effect = geo_effects({k: np.asarray(params[k]) for k in pooled if k in params}, G)
     effect = np.broadcast_to(effect, batch + (G, C))
     out["effect"], dims["effect"] = effect * y_scale[:, None], ("geo", "channel")
     intercept = np.asarray(params["intercept"])

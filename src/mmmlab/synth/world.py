@@ -23,7 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mmmlab.data import Dataset
 from mmmlab.models.config import AdstockName, ChannelTransforms, ModelConfig, SaturationName
-from mmmlab.models.mmm import ModelData, Structure, bind, components
+from mmmlab.models.likelihood import Likelihood, draw_noise
+from mmmlab.models.mmm import Structure, bind, components, geo_effects, mean_of
+from mmmlab.models.scaling import ModelData
 from mmmlab.models.units import natural_params
 from mmmlab.synth.spend import PatternSpec, buy_exposure, draw_series
 from mmmlab.synth.truth import Truth, marginal_roas, total_roas
@@ -117,7 +119,7 @@ class WorldSpec(BaseModel):
     weekday_amplitude: float = Field(0.0, ge=0)
     weekday_peak: int = Field(5, ge=0, le=6)
     noise: float = Field(0.05, gt=0)
-    likelihood: Literal["normal", "student_t"] = "normal"
+    likelihood: Likelihood = "normal"
     nu: float = Field(4.0, gt=0)
     l_max: int = Field(8, ge=1)
     channels: list[ChannelSpec] = Field(min_length=1)
@@ -227,13 +229,11 @@ def model_params(
     mean_spend = draw.spend.mean(axis=0)  # (G, C)
     params["effect"] = roas * mean_spend.sum(axis=0) / draw.level.sum()
     G = len(spec.geos)
-    effects = params["effect"][None, :]
     if G > 1:
         params["effect_geo_sd"] = np.full(len(roas), spec.effect_geo_sd)
         params["effect_geo_z"] = rng.standard_normal((len(roas), G))
-        effects = params["effect"] * np.exp(spec.effect_geo_sd * params["effect_geo_z"].T)
     # The intercept is the level with media at its average: baseline (1) plus the effects.
-    params["intercept"] = 1.0 + effects.sum(axis=1)
+    params["intercept"] = 1.0 + geo_effects(params, G).sum(axis=1)
     params["sigma"] = np.full(G, spec.noise)
     params["trend_slope"] = np.asarray(spec.growth)
     a, phi = spec.seasonal_amplitude, spec.seasonal_phase
@@ -329,20 +329,17 @@ def respond(
     control_std = bound.scaling.control_std[0] if draw.controls.shape[2] else np.zeros(0)
     params = model_params(spec, s, draw, control_std, rng, int(data.fourier.shape[1]))
     parts, bumped = fixed_parts(params, data, s)
-    if spec.likelihood == "student_t":
-        eps = rng.standard_t(spec.nu, size=(T, G))
-    else:
-        eps = rng.standard_normal((T, G))
+    noise = draw_noise(spec.likelihood, rng, params["sigma"][None, :], (T, G), spec.nu)
     level = draw.level[None, :]
     multiplier = 1.0 if alt.media_multiplier is None else alt.media_multiplier
     contributions = parts["media"] * multiplier * level[..., None]
     bumped = bumped * multiplier * level[..., None]
     baseline = {k: parts[k] * level for k in ("baseline", "trend", "seasonality", "controls")}
     baseline |= alt.extra
-    noise = eps * params["sigma"][None, :] * level
+    noise = noise * level
     if alt.noise_extra is not None:
         noise = noise + alt.noise_extra
-    target = sum(baseline.values()) + contributions.sum(axis=-1) + noise
+    target = mean_of(baseline | {"media": contributions}) + noise
     exposure = None
     if spec.exposure:
         exposure = buy_exposure(
