@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmmlab.bench import comparison, summary
-from mmmlab.bench.recovery_scores import recovery_metrics
-from mmmlab.bench.report import build_sections
+from mmmlab.bench.report import comparison, summary
+from mmmlab.bench.report.document import build_sections
+from mmmlab.bench.score.answer_key import recovery_metrics
 from mmmlab.metrics import durbin_watson, srmse
 from mmmlab.synth import simulate
 

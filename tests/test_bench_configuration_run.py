@@ -7,9 +7,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from mmmlab.bench.runner import run_benchmark
-from mmmlab.bench.spec import SpecError, parse_spec
-from mmmlab.bench.store import Store
+from mmmlab.bench.grid.spec import SpecError, parse_spec
+from mmmlab.bench.results.store import Store
+from mmmlab.bench.run.runner import run_benchmark
 from mmmlab.cli import app
 
 pytestmark = pytest.mark.xdist_group("bench_configurations")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mmmlab.bench import configurations as cf
+from mmmlab.bench.report import configurations as cf
 
 
 def _frames(gain: float, noise: float, seeds: int = 5):

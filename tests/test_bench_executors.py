@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import subprocess
@@ -14,15 +15,13 @@ from pathlib import Path
 import pytest
 
 from bench_tasks import ctrl_c_as_in_a_terminal  # tests/ is on sys.path (pytest rootdir)
-from mmmlab.bench.executors import (
-    LocalExecutor,
-    Outcome,
-    Task,
-    make_executor,
-    resolve,
-)
-from mmmlab.bench.ray_executor import RayExecutor
-from mmmlab.bench.runner import worker_env
+from mmmlab.bench.run import worker
+from mmmlab.bench.run.executor import Outcome, Task
+from mmmlab.bench.run.executors import make_executor
+from mmmlab.bench.run.local import LocalExecutor
+from mmmlab.bench.run.ray_executor import RayExecutor
+from mmmlab.bench.run.runner import worker_env
+from mmmlab.bench.run.worker import resolve
 from mmmlab.runtime import MIN_HOST_DEVICES, host_device_count
 
 TASKS_FN = "bench_tasks:act"
@@ -163,10 +162,29 @@ def test_nothing_to_run_and_bad_arguments_are_clear():
     assert isinstance(make_executor("ray", timeout_s=5), RayExecutor)
 
 
+def test_the_worker_file_imports_the_standard_library_alone():
+    """A local worker runs `worker.py` by path, before it imports mmmlab (and JAX) for its
+    worker function: an import of anything else there would load it into every worker."""
+    tree = ast.parse(Path(worker.__file__).read_text())
+    found = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+    }
+    assert found and found <= set(sys.stdlib_module_names) | {"__future__"}, found
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level]
+
+
 _DRIVER = """
 import sys
 sys.path.insert(0, {tests_dir!r})
-from mmmlab.bench.executors import LocalExecutor, Task
+from mmmlab.bench.run.executor import Task
+from mmmlab.bench.run.local import LocalExecutor
 tasks = [Task("long", ("pid_file_sleep", ({pid_file!r}, 60)))]
 LocalExecutor(n_workers=1).run(
     tasks, "bench_tasks:act", on_outcome=lambda o: print("outcome", o.name, flush=True)

@@ -17,7 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from bench_tasks import ctrl_c_as_in_a_terminal  # tests/ is on sys.path (pytest rootdir)
-from mmmlab.bench.store import Store
+from mmmlab.bench.results.store import Store
 from mmmlab.cli import app
 
 pytestmark = pytest.mark.xdist_group("bench")
@@ -80,7 +80,7 @@ def test_a_second_run_into_a_held_directory_stops_and_names_the_other_process(tm
 
 HOLD_THEN_DIE = """
 import os, signal, sys
-from mmmlab.bench.lock import hold
+from mmmlab.bench.results.lock import hold
 with hold(sys.argv[1]):
     os.kill(os.getpid(), signal.SIGKILL)  # dies holding it: nothing runs the release
 """

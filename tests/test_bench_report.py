@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmmlab.bench import report
+from mmmlab.bench.report import document as report
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_bench_summary import fixed_tables  # noqa: E402

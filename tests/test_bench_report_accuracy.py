@@ -18,8 +18,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from mmmlab.bench import accuracy
-from mmmlab.bench.store import CellRow, Store
+from mmmlab.bench.report import accuracy
+from mmmlab.bench.results.store import CellRow, Store
 from mmmlab.cli import app
 
 REF, MIX = "single_hill", "mixture_k2"

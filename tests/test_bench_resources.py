@@ -11,12 +11,13 @@ import time
 import pytest
 import yaml
 
-from mmmlab.bench.executors import LocalExecutor, Task
-from mmmlab.bench.isolated import peer_python, run_isolated
-from mmmlab.bench.resources import GIB, PeakMemory, output_gib, tree_rss
-from mmmlab.bench.runner import run_benchmark
-from mmmlab.bench.spec import parse_spec
-from mmmlab.bench.store import Store
+from mmmlab.bench.grid.spec import parse_spec
+from mmmlab.bench.results.store import Store
+from mmmlab.bench.run.executor import Task
+from mmmlab.bench.run.isolated import peer_python, run_isolated
+from mmmlab.bench.run.local import LocalExecutor
+from mmmlab.bench.run.resources import GIB, PeakMemory, output_gib, tree_rss
+from mmmlab.bench.run.runner import run_benchmark
 
 pytestmark = pytest.mark.xdist_group("bench")
 MIB = 1024**2

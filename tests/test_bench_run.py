@@ -15,9 +15,9 @@ import yaml
 from typer.testing import CliRunner
 
 from bench_tasks import ctrl_c_as_in_a_terminal  # tests/ is on sys.path (pytest rootdir)
-from mmmlab.bench.runner import run_benchmark
-from mmmlab.bench.spec import parse_spec
-from mmmlab.bench.store import Store
+from mmmlab.bench.grid.spec import parse_spec
+from mmmlab.bench.results.store import Store
+from mmmlab.bench.run.runner import run_benchmark
 from mmmlab.cli import app
 
 pytestmark = pytest.mark.xdist_group("bench")

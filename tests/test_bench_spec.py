@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mmmlab.bench.grid import cell_name, excluded_cells, expand, seed_of
-from mmmlab.bench.spec import SpecError, load_spec, parse_spec, spec_hash
+from mmmlab.bench.grid.cells import cell_name, excluded_cells, expand, seed_of
+from mmmlab.bench.grid.spec import SpecError, load_spec, parse_spec, spec_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = {

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmmlab.bench.runs import list_runs
-from mmmlab.bench.store import CellRow, Store, StoreError, open_readonly
-from mmmlab.bench.tables import export
+from mmmlab.bench.results.export import export
+from mmmlab.bench.results.runs import list_runs
+from mmmlab.bench.results.store import CellRow, Store, StoreError, open_readonly
 
 SPEC = "name: tiny\ndatasets: [a, b]\n"
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmmlab.bench import summary
+from mmmlab.bench.report import summary
 
 NAN = float("nan")
 # (dataset, model) -> values for seeds 0, 1, 2; None marks the failed cell.

@@ -7,16 +7,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmmlab.bench.cell import fit_inputs, payload_of
-from mmmlab.bench.grid import expand, expand_variants
-from mmmlab.bench.spec import SpecError, parse_spec
-from mmmlab.bench.variants import (
+from mmmlab.bench.grid.cells import expand, expand_variants
+from mmmlab.bench.grid.spec import SpecError, parse_spec
+from mmmlab.bench.grid.variants import (
     NotApplicable,
     apply_data,
     data_option,
     exposure_channels,
     split_option,
 )
+from mmmlab.bench.run.cell import payload_of
+from mmmlab.bench.run.fit_cell import fit_inputs
 from mmmlab.data import ColumnMap, read_dataset
 
 DAYS = 2 * 365 + 10

@@ -14,8 +14,8 @@ import yaml
 
 import mmmlab
 from mmmlab import datasets
-from mmmlab.bench.grid import expand
-from mmmlab.bench.spec import parse_spec
+from mmmlab.bench.grid.cells import expand
+from mmmlab.bench.grid.spec import parse_spec
 from mmmlab.data import ColumnMap
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,11 +12,11 @@ import yaml
 
 import mmmlab  # noqa: F401  (JAX settings)
 from mmmlab.backends import get_backend
-from mmmlab.bench.grid import expand
-from mmmlab.bench.runner import run_benchmark
-from mmmlab.bench.spec import parse_spec
-from mmmlab.bench.store import Store
-from mmmlab.bench.summary import best_by_dataset
+from mmmlab.bench.grid.cells import expand
+from mmmlab.bench.grid.spec import parse_spec
+from mmmlab.bench.report.summary import best_by_dataset
+from mmmlab.bench.results.store import Store
+from mmmlab.bench.run.runner import run_benchmark
 from mmmlab.models.hill_mixture import KINDS, adstock, lagged_matrix
 from mmmlab.synth import simulate
 

@@ -8,10 +8,10 @@ import importlib.util
 import pytest
 import yaml
 
-from mmmlab.bench.grid import expand
-from mmmlab.bench.runner import run_benchmark
-from mmmlab.bench.spec import SpecError, parse_spec
-from mmmlab.bench.store import Store
+from mmmlab.bench.grid.cells import expand
+from mmmlab.bench.grid.spec import SpecError, parse_spec
+from mmmlab.bench.results.store import Store
+from mmmlab.bench.run.runner import run_benchmark
 
 pytestmark = pytest.mark.xdist_group("bench")
 PEERS = [  # (backend, module its extra installs, params, install hint)

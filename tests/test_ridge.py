@@ -269,7 +269,7 @@ def test_data_dependent_errors_name_the_problem(world):
 
 
 def test_the_benchmark_scores_a_ridge_cell_without_metric_clashes(fitted, world):
-    from mmmlab.bench.cell import score
+    from mmmlab.bench.score.scores import score
 
     _, (train, validation, test) = world
     _, truth = mmmlab.simulate("small_business", 0)

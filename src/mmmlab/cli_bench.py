@@ -35,7 +35,7 @@ def _spec_source(spec: str | None, data: str | None = None):
     """(BenchSpec, text) from a file path or a built-in suite name (default: quick).
 
     A suite that reads data files takes their location from `data` (``${data}`` in it)."""
-    from mmmlab.bench.spec import load_spec, parse_spec
+    from mmmlab.bench.grid.spec import load_spec, parse_spec
 
     name = spec or "quick"
     if name in SUITES:
@@ -110,7 +110,7 @@ def run(
     holds, that is damaged or that holds another spec;
     130: stopped by Ctrl-C (finished cells are kept).
     """
-    from mmmlab.bench.grid import excluded_cells, expand
+    from mmmlab.bench.grid.cells import excluded_cells, expand
 
     try:
         bench, text = _spec_source(spec, data)
@@ -141,7 +141,7 @@ def run(
         for reason, n in Counter(excluded.values()).items():
             console.print(f"{n} cell(s) {escape(reason)}")
         return
-    from mmmlab.bench.runner import run_benchmark
+    from mmmlab.bench.run.runner import run_benchmark
 
     out = DEFAULT_ROOT / bench.name if out is None else out
     console.print(f"[bold]{bench.name}[/]: {len(cells)} cells → {out}")
@@ -209,8 +209,8 @@ def _write_report(run_dir: Path) -> dict[str, Path]:
 
     import pandas as pd
 
-    from mmmlab.bench.report import write_report
-    from mmmlab.bench.store import Store
+    from mmmlab.bench.report.document import write_report
+    from mmmlab.bench.results.store import Store
 
     with Store.open(run_dir, readonly=True) as store:
         cells, metrics = store.cells_frame(), store.metrics_frame()
@@ -241,7 +241,7 @@ def _catastrophic_rules(spec_text: str | None) -> dict | None:
         return None
     import yaml
 
-    from mmmlab.bench.spec import parse_spec
+    from mmmlab.bench.grid.spec import parse_spec
 
     try:
         return {k: tuple(v) for k, v in parse_spec(yaml.safe_load(spec_text)).catastrophic.items()}
@@ -267,8 +267,8 @@ def summary(
 ) -> None:
     """Robust summaries: convergence rates, means (all / converged), medians, trimmed means,
     tails, catastrophic runs, winners, best model per dataset, worst R-hat."""
-    from mmmlab.bench.store import Store
-    from mmmlab.bench.summary import summarize
+    from mmmlab.bench.report.summary import summarize
+    from mmmlab.bench.results.store import Store
 
     try:
         with Store.open(run_dir, readonly=True) as store:
@@ -304,8 +304,8 @@ def export(
     out: Annotated[Path | None, typer.Option(help="Folder to write into (default: RUN)")] = None,
 ) -> None:
     """Write the cells and the long metrics table as CSV or Parquet."""
-    from mmmlab.bench.store import Store
-    from mmmlab.bench.tables import export as export_tables
+    from mmmlab.bench.results.export import export as export_tables
+    from mmmlab.bench.results.store import Store
 
     try:
         with Store.open(run_dir, readonly=True) as store:
@@ -323,7 +323,7 @@ def list_runs(root: Annotated[Path, typer.Option(help="Where runs live")] = DEFA
     be read is named below the table with the reason."""
     import warnings
 
-    from mmmlab.bench.runs import list_runs as runs
+    from mmmlab.bench.results.runs import list_runs as runs
 
     with warnings.catch_warnings(record=True) as skipped:
         warnings.simplefilter("always")
@@ -339,7 +339,7 @@ def status(
     watch: Annotated[bool, typer.Option("--watch", help="Refresh every 2 s until done")] = False,
 ) -> None:
     """Queue monitor: counts by status, running cells, failures, ETA."""
-    from mmmlab.bench.store import Store
+    from mmmlab.bench.results.store import Store
 
     def snapshot() -> Table:
         with Store.open(run_dir, readonly=True) as store:
@@ -383,7 +383,7 @@ def doctor(run_dir: Annotated[Path, typer.Argument(help="Run directory")]) -> No
     """Check a run's results.sqlite; when it is damaged, or empty or missing beside the cells'
     artifacts, move it aside (results.sqlite.damaged-TIME) and rebuild the store from the
     cells' records, saying cell by cell what was recovered and what was not."""
-    from mmmlab.bench.doctor import repair
+    from mmmlab.bench.results.doctor import repair
 
     try:
         done = repair(run_dir)

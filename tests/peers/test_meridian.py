@@ -12,8 +12,8 @@ pytest.importorskip("meridian")
 
 import mmmlab  # noqa: E402
 from mmmlab.backends import Incompatible, check_params, get_backend  # noqa: E402
-from mmmlab.bench.runner import run_benchmark  # noqa: E402
-from mmmlab.bench.spec import parse_spec  # noqa: E402
+from mmmlab.bench.grid.spec import parse_spec  # noqa: E402
+from mmmlab.bench.run.runner import run_benchmark  # noqa: E402
 
 pytestmark = [
     pytest.mark.peers,

@@ -23,9 +23,9 @@ from mmmlab.backends.peers.pymc_marketing import (  # noqa: E402
     build_mmm,
     validate_params,
 )
-from mmmlab.bench.runner import run_benchmark  # noqa: E402
-from mmmlab.bench.spec import parse_spec  # noqa: E402
-from mmmlab.bench.store import Store  # noqa: E402
+from mmmlab.bench.grid.spec import parse_spec  # noqa: E402
+from mmmlab.bench.results.store import Store  # noqa: E402
+from mmmlab.bench.run.runner import run_benchmark  # noqa: E402
 from mmmlab.inference.diagnostics import convergence  # noqa: E402
 
 pytestmark = pytest.mark.peers

@@ -11,9 +11,9 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from mmmlab.bench.sources import check_sources
-from mmmlab.bench.spec import BenchSpec, DatasetSpec, SpecError, schema_problems, unscorable
-from mmmlab.bench.variants import DATA_DIMENSIONS, data_option, split_option
+from mmmlab.bench.grid.sources import check_sources
+from mmmlab.bench.grid.spec import BenchSpec, DatasetSpec, SpecError, schema_problems, unscorable
+from mmmlab.bench.grid.variants import DATA_DIMENSIONS, data_option, split_option
 
 
 class DatasetRef(NamedTuple):

@@ -1,6 +1,6 @@
 """The Ray executor: one Ray task per cell, on a local Ray instance or a cluster.
 
-Same contract as `LocalExecutor.run` (see `mmmlab.bench.executors`); Ray is an optional extra
+The contract of `executor.Executor`; Ray is an optional extra
 (``pip install 'mmmlab[ray]'``) imported only when this executor runs.
 """
 
@@ -8,25 +8,26 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from mmmlab.bench.executors import (
-    _ANSI,
-    _POLL_S,
+from mmmlab.bench.run.executor import (
+    POLL_S,
     Outcome,
     OutcomeFn,
     StartFn,
     Task,
-    _check_count,
-    _check_env,
-    _check_timeout,
-    _Job,
-    _split_path,
-    resolve,
+    TaskQueue,
+    check_env,
+    check_positive,
+    check_workers,
 )
+from mmmlab.bench.run.worker import resolve, split_path
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes in Ray's error texts
 
 
 def _ray_cell(worker_fn: str, payload: Any) -> tuple[Any, str]:
@@ -79,9 +80,9 @@ class RayExecutor:
         if not num_cpus_per_task > 0:
             raise ValueError(f"num_cpus_per_task must be positive, got {num_cpus_per_task!r}")
         self.address, self.num_cpus_per_task = address, num_cpus_per_task
-        self.timeout_s = _check_timeout(timeout_s)
-        self.env = _check_env(env)
-        self.n_workers = _check_count(n_workers)
+        self.timeout_s = check_positive(timeout_s, "timeout_s", "seconds")
+        self.env = check_env(env)
+        self.n_workers = check_workers(n_workers)
 
     def run(
         self,
@@ -98,7 +99,7 @@ class RayExecutor:
         tasks = list(tasks)
         if not tasks:
             return []
-        _split_path(worker_fn)
+        split_path(worker_fn)
         try:
             import ray
         except ImportError as err:
@@ -114,12 +115,12 @@ class RayExecutor:
                 ignore_reinit_error=True,
             )
         try:
-            return self._run(ray, _Job(tasks, worker_fn, on_start, on_outcome))
+            return self._run(ray, TaskQueue(tasks, worker_fn, on_start, on_outcome))
         finally:
             if started_here:
                 ray.shutdown()
 
-    def _run(self, ray: Any, job: _Job) -> list[Outcome]:
+    def _run(self, ray: Any, job: TaskQueue) -> list[Outcome]:
         options: dict[str, Any] = {"num_cpus": self.num_cpus_per_task, "max_retries": 0}
         if self.env:
             options["runtime_env"] = {"env_vars": dict(self.env)}
@@ -142,7 +143,7 @@ class RayExecutor:
                     job.started(index, "ray")
                 if not in_flight:
                     continue
-                wait_s = _POLL_S
+                wait_s = POLL_S
                 if self.timeout_s is not None:
                     first = min(submitted for _, submitted in in_flight.values())
                     wait_s = min(wait_s, max(0.0, first + self.timeout_s - time.monotonic()))

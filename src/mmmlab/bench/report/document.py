@@ -1,7 +1,7 @@
 """The benchmark report: one self-contained ``report.html`` and a ``report.md`` twin.
 
-The report reads the store's ``cells`` and long ``metrics`` frames (see ``mmmlab.bench.summary``)
-and never recomputes a metric. Both files render one list of sections, so they say the same
+The report reads the store's ``cells`` and long ``metrics`` frames (see `summary`) and never
+recomputes a metric. Both files render one list of sections, so they say the same
 thing. The HTML needs nothing from the network and no JavaScript: CSS is inline and figures are
 base64 PNG data URIs. The Markdown references the same PNGs written to ``figures/``.
 """
@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mmmlab.bench import accuracy, summary
-from mmmlab.bench.figures import (  # noqa: F401  (distribution_figure is part of the API)
+from mmmlab.bench.report import accuracy, summary
+from mmmlab.bench.report.figures import (  # noqa: F401  (distribution_figure is part of the API)
     _label,
     convergence_figure,
     distribution_figure,
@@ -30,7 +30,7 @@ from mmmlab.bench.figures import (  # noqa: F401  (distribution_figure is part o
     roas_recovery_figure,
     runtime_figure,
 )
-from mmmlab.bench.sections import Block, Section, table_or_note
+from mmmlab.bench.report.sections import Block, Section, table_or_note
 
 DISTRIBUTION_METRICS = ["test_rmse", "elpd_loo"]
 MAX_PARETO = 6  # Pareto-front figures shown (the first cells by name)
@@ -245,7 +245,7 @@ def comparison_blocks(
 ) -> list[Block]:
     """Engines side by side per dataset (`bench.comparison`; adds its figure to `figures`);
     empty unless two or more models recorded fit times."""
-    from mmmlab.bench import comparison as cmp
+    from mmmlab.bench.report import comparison as cmp
 
     timed = metrics.loc[metrics["metric"] == "fit_s", "model"].nunique()
     if timed < 2:
@@ -280,7 +280,7 @@ def configuration_blocks(
 ) -> list[Block]:
     """The configuration analysis (adds its figures to `figures`); empty for runs without
     variants, Robyn metrics or ridge cells."""
-    from mmmlab.bench import configurations as cf
+    from mmmlab.bench.report import configurations as cf
 
     has_variants = metrics["variant"].fillna("").astype(str).ne("").any()
     robyn = metrics["metric"].isin(["decomp_rssd", "nrmse_train"]).any()

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mmmlab.bench.damage import (
+from mmmlab.bench.results.damage import (
     STORE_FILE,
     DamagedStore,
     damaged,
@@ -34,8 +34,8 @@ from mmmlab.bench.damage import (
     lost_store,
     named,
 )
-from mmmlab.bench.environment import describe_environment, package_version
-from mmmlab.bench.rows import CellRow
+from mmmlab.bench.results.environment import describe_environment, package_version
+from mmmlab.bench.results.rows import CellRow
 from mmmlab.files import strict_json
 
 STATUSES = ("pending", "running", "done", "failed", "skipped")

@@ -13,18 +13,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
-
-from mmmlab.bench.cell import payload_of
-from mmmlab.bench.executors import Outcome, Task, make_executor
-from mmmlab.bench.grid import EXCLUDED, excluded_cells, expand
-from mmmlab.bench.lock import hold
-from mmmlab.bench.records import write_record
-from mmmlab.bench.spec import BenchSpec, spec_hash
-from mmmlab.bench.store import CellRow, Store
+from mmmlab.bench.grid.cells import EXCLUDED, excluded_cells, expand
+from mmmlab.bench.grid.spec import BenchSpec, spec_hash
+from mmmlab.bench.results.lock import hold
+from mmmlab.bench.results.records import write_record
+from mmmlab.bench.results.reference import compare_to_reference
+from mmmlab.bench.results.store import CellRow, Store
+from mmmlab.bench.run.cell import payload_of
+from mmmlab.bench.run.executor import Outcome, Task
+from mmmlab.bench.run.executors import make_executor
 from mmmlab.runtime import host_device_count
 
-WORKER = "mmmlab.bench.cell:run_cell"
+WORKER = "mmmlab.bench.run.cell:run_cell"
 
 
 class RunResult(NamedTuple):
@@ -155,38 +155,3 @@ def _record(store: Store, outcome: Outcome, on_event, digest: str) -> None:
             on_event("failed", f"{outcome.name}: {first}")
     row = store.cell(outcome.name)
     write_record(store.artifact_dir(outcome.name), row, metrics, digest)
-
-
-def compare_to_reference(store: Store, reference: str) -> int:
-    """delta_loo (elpd of the model minus the reference's), its paired SE and whether
-    |delta| > 2 SE, for every finished cell of the store whose seed-cell has a finished
-    reference run."""
-    from mmmlab.metrics.loo import loo_difference
-
-    cells = list(store.cells_frame().itertuples(index=False))
-    status = {c.name: c.status for c in cells}
-    refs = {(c.dataset, c.variant, c.seed): c.name for c in cells if c.model == reference}
-    added = 0
-    for c in cells:
-        ref = refs.get((c.dataset, c.variant, c.seed))
-        if c.model == reference or ref is None:
-            continue
-        if c.status != "done" or status.get(ref) != "done":
-            continue
-        mine, theirs = (store.artifact_dir(n) / "loo_pointwise.npy" for n in (c.name, ref))
-        if not (mine.exists() and theirs.exists()):
-            continue
-        a, b = np.load(mine), np.load(theirs)
-        if a.shape != b.shape:
-            continue
-        delta, se = loo_difference(a, b)
-        store.add_metrics(
-            c.name,
-            [
-                ("delta_loo", "", delta),
-                ("delta_loo_se", "", se),
-                ("delta_loo_significant", "", float(abs(delta) > 2 * se)),
-            ],
-        )
-        added += 1
-    return added

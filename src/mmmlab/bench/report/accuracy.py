@@ -16,8 +16,8 @@ import pandas as pd
 import yaml
 from scipy import stats
 
-from mmmlab.bench.sections import Block, table_or_note
-from mmmlab.bench.summary import done_wide
+from mmmlab.bench.report.sections import Block, table_or_note
+from mmmlab.bench.report.summary import done_wide
 
 # The published means tables' metrics, in their order.
 MEAN_METRICS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmmlab.bench.store import Store
+from mmmlab.bench.results.store import Store
 
 EXPORT_FORMATS = ("csv", "parquet")
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from mmmlab.bench.spec import SpecError
+from mmmlab.bench.grid.spec import SpecError
 from mmmlab.data import Dataset
 
 DATA_DIMENSIONS = ("media_variable", "time_aggregation", "seasonality_window")

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mmmlab.bench import summary
+from mmmlab.bench.report import summary
 
 
 def _label(frame: pd.DataFrame) -> pd.Series:

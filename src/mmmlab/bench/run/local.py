@@ -1,122 +1,42 @@
-"""Run benchmark cells in worker processes and report each outcome as it happens.
-
-`LocalExecutor` keeps long-lived ``spawn`` worker processes (JAX is not fork-safe), one cell at a
-time each so a worker reuses its JAX compile cache; a single driver thread feeds them over pipes,
-enforces timeouts and replaces dead workers. `ray_executor.RayExecutor` runs one Ray task per cell
-(``pip install 'mmmlab[ray]'``). Both share ``run(tasks, worker_fn, on_start, on_outcome)``.
-
-A cell never crashes the run: an exception, a timeout, a dead worker or a value that does not
-pickle is a ``failed`` `Outcome` with an error text. Ctrl-C stops every worker, reports nothing
-more and re-raises `KeyboardInterrupt`, so the caller's store holds only finished cells.
+"""The local executor: long-lived ``spawn`` worker processes on this machine (JAX is not
+fork-safe), one cell at a time each so a worker reuses its JAX compile cache. A single driver
+thread feeds them over pipes, enforces timeouts and the memory budget, and replaces dead
+workers. It implements the contract of `executor.Executor`; each worker runs `worker.py`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import multiprocessing
 import os
 import pickle
-import re
 import runpy
 import signal
 import threading
 import time
 import traceback
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Any, Literal, NamedTuple
 
-__all__ = ["LocalExecutor", "Outcome", "Task", "make_executor", "resolve"]
+from mmmlab.bench.run import worker as worker_file
+from mmmlab.bench.run.executor import (
+    POLL_S,
+    Outcome,
+    OutcomeFn,
+    StartFn,
+    Task,
+    TaskQueue,
+    check_env,
+    check_positive,
+    check_workers,
+)
+from mmmlab.bench.run.resources import GIB, budget_text, tree_rss
 
-EXECUTOR_KINDS = ("local", "ray")
-_POLL_S = 1.0  # longest driver wait between checks of timeouts
-_MEMORY_POLL_S = 0.5  # ... and between checks of workers' memory, under a memory budget
+_MEMORY_POLL_S = 0.5  # longest driver wait between checks of workers' memory, under a budget
 _STOP_GRACE_S = 3.0  # how long idle workers get to exit on their own at the end of a run
 _MAX_BOOT_FAILURES = 3  # workers ending before they are ready, in a row, before the run gives up
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_WORKER_RUN_NAME = "__mmmlab_local_worker__"
-
-
-class Task(NamedTuple):
-    """One cell to run.
-
-    Attributes
-    ----------
-    name : str
-        The cell's canonical name; its `Outcome` carries the same name.
-    payload : Any
-        The one argument given to the worker function; it must pickle.
-    """
-
-    name: str
-    payload: Any
-
-
-class Outcome(NamedTuple):
-    """What became of one task.
-
-    Attributes
-    ----------
-    name : str
-        The task's name.
-    status : {'done', 'failed'}
-        ``done`` when the worker function returned, ``failed`` otherwise.
-    result : Any
-        The worker function's return value when done; None when failed.
-    error : str
-        Empty when done; else the exception's formatted traceback, ``timed out after N s``, or
-        ``worker process died (exit code X / signal NAME) while running this cell``.
-    seconds : float
-        Wall time from handing the task to a worker (Ray: submitting it) to its outcome.
-    worker : str
-        ``local-N`` (the N-th worker process of the run) or ``ray-<node>-pid<pid>`` (``ray``
-        when the task failed before saying where it ran).
-    """
-
-    name: str
-    status: Literal["done", "failed"]
-    result: Any
-    error: str
-    seconds: float
-    worker: str
-
-
-StartFn = Callable[[str, str], None]
-OutcomeFn = Callable[[Outcome], None]
-
-
-def resolve(path: str) -> Callable[[Any], Any]:
-    """Import the worker function named by ``"package.module:function"``.
-
-    Raises
-    ------
-    ValueError
-        Naming the path, when it is malformed, its module does not import or it names no
-        callable.
-    """
-    module_name, attr = _split_path(path)
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ValueError(
-            f"worker function {path!r}: module {module_name!r} does not import ({err})"
-        ) from err
-    for part in attr.split("."):
-        target = getattr(target, part, None)
-    if not callable(target):
-        raise ValueError(f"worker function {path!r}: {module_name} has no callable {attr!r}")
-    return target
-
-
-def _split_path(path: str) -> tuple[str, str]:
-    module_name, sep, attr = str(path).partition(":")
-    if not (sep and module_name and attr):
-        raise ValueError(f"worker function {path!r} is not of the form 'package.module:function'")
-    return module_name, attr
 
 
 def _death_text(exitcode: int | None) -> str:
@@ -125,91 +45,6 @@ def _death_text(exitcode: int | None) -> str:
         with contextlib.suppress(ValueError):
             how = f"signal {signal.Signals(-exitcode).name}"
     return f"worker process died ({how}) while running this cell"
-
-
-class _Job:
-    """The tasks of one run, their outcomes so far and the caller's callbacks."""
-
-    def __init__(
-        self,
-        tasks: list[Task],
-        worker_fn: str,
-        on_start: StartFn | None,
-        on_outcome: OutcomeFn | None,
-    ) -> None:
-        self.tasks, self.worker_fn = tasks, worker_fn
-        self.on_start, self.on_outcome = on_start, on_outcome
-        self.pending: deque[int] = deque(range(len(tasks)))
-        self.outcomes: list[Outcome | None] = [None] * len(tasks)
-
-    def started(self, index: int, worker: str) -> None:
-        if self.on_start is not None:
-            self.on_start(self.tasks[index].name, worker)
-
-    def report(self, index: int, status: str, value: Any, seconds: float, worker: str) -> None:
-        """Record a task's outcome; ``value`` is its result when done, else the error text."""
-        name = self.tasks[index].name
-        if status == "done":
-            outcome = Outcome(name, "done", value, "", seconds, worker)
-        else:
-            outcome = Outcome(name, "failed", None, str(value), seconds, worker)
-        self.outcomes[index] = outcome
-        if self.on_outcome is not None:
-            self.on_outcome(outcome)
-
-    def results(self) -> list[Outcome]:
-        return [outcome for outcome in self.outcomes if outcome is not None]
-
-
-def _worker_main(conn: Connection, worker_fn: str) -> None:
-    """Serve payloads from the driver until it sends None or goes away (runs in the worker).
-
-    The worker imports ``worker_fn`` (and so mmmlab and JAX) before it says it is ready, so the
-    import does not count against its first task's time.
-    """
-    # The driver owns Ctrl-C and stops the workers itself; a terminal's SIGINT to the whole
-    # process group must not turn the running cell into a spurious failure.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _exit_with_driver()
-    try:
-        function, import_error = resolve(worker_fn), ""
-    except BaseException:  # noqa: BLE001  (every task then fails with this traceback)
-        function, import_error = None, traceback.format_exc()
-    conn.send_bytes(pickle.dumps(("ready", None)))
-    while True:
-        try:
-            request = conn.recv_bytes()
-        except (EOFError, OSError):
-            return  # the driver is gone
-        try:
-            message = pickle.loads(request)
-            if message is None:
-                return
-            if function is None:
-                raise RuntimeError(f"{worker_fn} did not import in the worker:\n{import_error}")
-            reply = ("done", function(message[0]))
-        except BaseException:  # noqa: BLE001  (SystemExit in a cell is that cell's failure)
-            reply = ("failed", traceback.format_exc())
-        try:
-            data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-        except BaseException:  # noqa: BLE001
-            data = pickle.dumps(
-                ("failed", f"the result could not be pickled:\n{traceback.format_exc()}")
-            )
-        conn.send_bytes(data)
-
-
-def _exit_with_driver() -> None:
-    """End this worker when the driver process dies, even mid-cell, so no orphan keeps running."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        wait([parent.sentinel])  # readable once the driver's end of the spawn pipe closes
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-driver", daemon=True).start()
 
 
 _ENVIRON_LOCK = threading.Lock()
@@ -294,10 +129,10 @@ class LocalExecutor:
         env: dict[str, str] | None = None,
         memory_gb: float | None = None,
     ) -> None:
-        self.n_workers = _check_count(n_workers) or os.cpu_count() or 1
-        self.timeout_s = _check_timeout(timeout_s)
-        self.memory_gb = _check_positive(memory_gb, "memory_gb", "GiB")
-        self.env = _check_env(env)
+        self.n_workers = check_workers(n_workers) or os.cpu_count() or 1
+        self.timeout_s = check_positive(timeout_s, "timeout_s", "seconds")
+        self.memory_gb = check_positive(memory_gb, "memory_gb", "GiB")
+        self.env = check_env(env)
 
     def run(
         self,
@@ -329,14 +164,14 @@ class LocalExecutor:
         tasks = list(tasks)
         if not tasks:
             return []
-        resolve(worker_fn)
-        return _LocalRun(self, _Job(tasks, worker_fn, on_start, on_outcome)).run()
+        worker_file.resolve(worker_fn)
+        return _LocalRun(self, TaskQueue(tasks, worker_fn, on_start, on_outcome)).run()
 
 
 class _LocalRun:
     """The driver loop of one `LocalExecutor.run` (single-threaded)."""
 
-    def __init__(self, executor: LocalExecutor, job: _Job) -> None:
+    def __init__(self, executor: LocalExecutor, job: TaskQueue) -> None:
         self.executor, self.job = executor, job
         self.context = multiprocessing.get_context("spawn")
         self.workers: list[_Worker] = []
@@ -370,8 +205,8 @@ class _LocalRun:
             init = {"_DRIVER_CONN": theirs, "_WORKER_FN": self.job.worker_fn}
             process = self.context.Process(
                 target=runpy.run_path,
-                args=(__file__,),
-                kwargs={"init_globals": init, "run_name": _WORKER_RUN_NAME},
+                args=(worker_file.__file__,),
+                kwargs={"init_globals": init, "run_name": worker_file.RUN_NAME},
                 name=ident,
             )
             self.workers.append(_Worker(ident, process, ours))
@@ -404,7 +239,7 @@ class _LocalRun:
         """Wait for a message, a dead worker or the next deadline, and handle what came."""
         timeout_s = self.executor.timeout_s
         busy = [w for w in self.workers if w.index is not None]
-        wait_s = _POLL_S if self.executor.memory_gb is None else _MEMORY_POLL_S
+        wait_s = POLL_S if self.executor.memory_gb is None else _MEMORY_POLL_S
         if timeout_s is not None and busy:
             first = min(w.started for w in busy)
             wait_s = min(wait_s, max(0.0, first + timeout_s - time.monotonic()))
@@ -421,8 +256,6 @@ class _LocalRun:
             if worker.index is not None and time.monotonic() - worker.started >= timeout_s:
                 self._expire(worker, f"timed out after {timeout_s:g} s")
         budget = self.executor.memory_gb
-        if budget is not None:  # imported here: a worker process runs this file without mmmlab
-            from mmmlab.bench.resources import GIB, budget_text, tree_rss
         for worker in list(self.workers) if budget is not None else ():
             if worker.index is not None and worker.process.pid is not None:
                 used = tree_rss(worker.process.pid) / GIB
@@ -486,69 +319,3 @@ class _LocalRun:
         self.workers.remove(worker)
         _stop([worker.process], grace_s)
         worker.conn.close()
-
-
-def make_executor(
-    kind: str,
-    n_workers: int | None = None,
-    timeout_s: float | None = None,
-    address: str | None = None,
-    env: dict[str, str] | None = None,
-    memory_gb: float | None = None,
-) -> LocalExecutor | Any:
-    """Build the executor named ``kind``: ``'local'`` processes or ``'ray'``.
-
-    ``n_workers`` is the local worker processes, or Ray's tasks in flight at most; ``address``
-    is Ray's cluster (None starts a local instance) and an error for the local executor.
-    ``memory_gb`` is the local executor's per-task memory budget (Ray has its own monitor).
-
-    Raises
-    ------
-    ValueError
-        For an unknown kind, listing the choices, or an address given to the local executor.
-    """
-    if kind == "local":
-        if address is not None:
-            raise ValueError(
-                f"address {address!r} is for the ray executor; the local executor runs on this "
-                "machine (use the ray executor to connect to a cluster)"
-            )
-        return LocalExecutor(n_workers=n_workers, timeout_s=timeout_s, env=env, memory_gb=memory_gb)
-    if kind == "ray":
-        from mmmlab.bench.ray_executor import RayExecutor
-
-        return RayExecutor(address=address, timeout_s=timeout_s, env=env, n_workers=n_workers)
-    raise ValueError(f"unknown executor {kind!r}; choose one of: {', '.join(EXECUTOR_KINDS)}")
-
-
-def _check_count(n_workers: int | None) -> int | None:
-    if n_workers is not None and (
-        isinstance(n_workers, bool) or int(n_workers) != n_workers or n_workers < 1
-    ):
-        raise ValueError(f"n_workers must be a whole number of at least 1, got {n_workers!r}")
-    return None if n_workers is None else int(n_workers)
-
-
-def _check_timeout(timeout_s: float | None) -> float | None:
-    return _check_positive(timeout_s, "timeout_s", "seconds")
-
-
-def _check_positive(value: float | None, name: str, unit: str) -> float | None:
-    if value is not None and not value > 0:
-        raise ValueError(f"{name} must be positive {unit} or None, got {value!r}")
-    return None if value is None else float(value)
-
-
-def _check_env(env: dict[str, str] | None) -> dict[str, str]:
-    env = dict(env or {})
-    for key, value in env.items():
-        if not (isinstance(key, str) and isinstance(value, str)):
-            raise ValueError(f"env must map str to str; {key!r}: {value!r} is not")
-    return env
-
-
-if __name__ == _WORKER_RUN_NAME:
-    # A local worker process. `_LocalRun._refill` runs this file with `runpy.run_path` rather than
-    # importing it, so that a worker imports the standard library and then only what `worker_fn`
-    # needs: ``import mmmlab.bench.executors`` would first import all of mmmlab and JAX.
-    _worker_main(_DRIVER_CONN, _WORKER_FN)  # noqa: F821  (given by run_path's init_globals)

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mmmlab.bench.spec import BenchSpec, DatasetSpec, SpecError
+from mmmlab.bench.grid.spec import BenchSpec, DatasetSpec, SpecError
 
 
 def check_sources(spec: BenchSpec) -> None:

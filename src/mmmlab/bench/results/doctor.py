@@ -21,12 +21,12 @@ from pathlib import Path
 
 import yaml
 
-from mmmlab.bench.damage import STORE_FILE, cell_folders, integrity_problem, lost_store
-from mmmlab.bench.environment import package_version
-from mmmlab.bench.lock import hold
-from mmmlab.bench.records import RecordError, read_record
-from mmmlab.bench.runner import compare_to_reference
-from mmmlab.bench.store import SCHEMA_VERSION, Store, StoreError
+from mmmlab.bench.results.damage import STORE_FILE, cell_folders, integrity_problem, lost_store
+from mmmlab.bench.results.environment import package_version
+from mmmlab.bench.results.lock import hold
+from mmmlab.bench.results.records import RecordError, read_record
+from mmmlab.bench.results.reference import compare_to_reference
+from mmmlab.bench.results.store import SCHEMA_VERSION, Store, StoreError
 
 
 @dataclass
@@ -137,7 +137,7 @@ def _records(run_dir: Path) -> tuple[list[dict], list[CellNote]]:
 
 def _spec(run_dir: Path) -> dict:
     """Name, reference model and metrics from the spec snapshot, with a note when unreadable."""
-    from mmmlab.bench.spec import parse_spec
+    from mmmlab.bench.grid.spec import parse_spec
 
     path = run_dir / "spec.yaml"
     try:

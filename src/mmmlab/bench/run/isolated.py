@@ -45,7 +45,7 @@ def peer_python(backend: str) -> str | None:
         return None if given == "none" else given
     if importlib.util.find_spec(module) is not None:
         return None
-    checkout = Path(__file__).resolve().parents[3]  # src/mmmlab/bench/ -> the checkout
+    checkout = Path(__file__).resolve().parents[4]  # src/mmmlab/bench/run/ -> the checkout
     for root in (Path.cwd(), checkout):
         candidate = root / f".venv-{extra}" / "bin" / "python"
         if candidate.exists():
@@ -66,7 +66,7 @@ def run_isolated(payload: dict[str, Any]) -> dict[str, Any]:
         env.pop("VIRTUAL_ENV", None)
         try:
             proc = subprocess.run(
-                [python, "-m", "mmmlab.bench.isolated", str(src), str(dst)],
+                [python, "-m", "mmmlab.bench.run.isolated", str(src), str(dst)],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -117,7 +117,7 @@ def main(src: str, dst: str) -> None:
     _watch_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver owns Ctrl-C
     try:
-        from mmmlab.bench.cell import run_here
+        from mmmlab.bench.run.fit_cell import run_here
 
         reply = ("done", run_here(pickle.loads(Path(src).read_bytes())))
     except BaseException:  # noqa: BLE001  (the parent raises it as this cell's failure)

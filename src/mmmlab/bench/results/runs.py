@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mmmlab.bench.store import STATUSES, open_readonly
+from mmmlab.bench.results.store import STATUSES, open_readonly
 
 
 def list_runs(root: str | Path = "runs/bench") -> pd.DataFrame:

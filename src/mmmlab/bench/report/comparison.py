@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mmmlab.bench.summary import first_error_line
+from mmmlab.bench.report.summary import first_error_line
 
 # (metric, column, how to combine over seeds)
 COLUMNS = (

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mmmlab.bench import summary
+from mmmlab.bench.report import summary
 
 SPLITS = ("train", "validation", "test")
 # goal -> (metric, lower is better)

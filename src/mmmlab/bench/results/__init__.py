@@ -1,0 +1,1 @@
+"""A run directory: the results store, per-cell records, the run lock, repair and export."""

@@ -1,0 +1,1 @@
+"""Scoring a fitted cell inside its worker: the metric groups, the answer key, lift tests."""
