@@ -1,13 +1,16 @@
 """The one small interface every engine sits behind, so every metric is computed the same way.
 
-A `Backend` fits a training window and returns a `BackendFit`; the benchmark reads
-predictive draws, log-likelihood, contributions, ROAS, named parameters and diagnostics from
-it and nothing else.
+A `Backend` checks its parameters, fits a training window and returns a `BackendFit`; the
+benchmark reads predictive draws, expectations, diagnostics and what the backend's
+`Capabilities` declare (contributions, log-likelihood, parameters, ...) from it and nothing
+else. A capability a backend declares is a method its fits have; one it does not declare is
+never asked for (the conformance test, tests/test_backend_conformance.py, holds both).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -20,11 +23,61 @@ class Incompatible(Exception):
     message as its reason (never counted as a failure)."""
 
 
+@dataclass(frozen=True)
+class Environment:
+    """A backend whose library lives in its own environment: the optional extra that
+    installs it (``.venv-<extra>``, ``pip install 'mmmlab[<extra>]'``) and the module whose
+    presence says the library is installed here."""
+
+    extra: str
+    module: str
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend's fits give beyond `predict`, `expected`, `diagnostics` and
+    `num_chains`, and where the backend runs. Each true flag names a `BackendFit` method.
+
+    contributions : ``contributions`` (S, T, G, C): ROAS, effect shares, recovery, lift tests
+    log_likelihood : ``log_likelihood`` (S, T, G): LOO
+    parameters : ``parameters``: named draws, for parameter recovery
+    immediate_contributions : ``immediate_contributions`` (carry-over left out): lift tests
+        of immediate scope
+    n_features : ``n_features``, the regression terms: Robyn's adjusted R²
+    extra_metrics : ``extra_metrics``: the backend's own ``(metric, key, value)`` rows
+    pareto : ``save_pareto(path)``: the candidates of its search, as ``pareto.csv``
+    save_posterior : ``save_posterior(path)``: a posterior `mmmlab.load` reads
+    environment : the library's own environment, for peers (None: this one)
+    """
+
+    contributions: bool = True
+    log_likelihood: bool = True
+    parameters: bool = True
+    immediate_contributions: bool = False
+    n_features: bool = False
+    extra_metrics: bool = False
+    pareto: bool = False
+    save_posterior: bool = False
+    environment: Environment | None = None
+
+    def methods(self) -> dict[str, bool]:
+        """Each optional `BackendFit` method by name: whether it is declared."""
+        names = ("contributions", "log_likelihood", "parameters", "immediate_contributions")
+        names += ("n_features", "extra_metrics", "save_pareto", "save_posterior")
+        flags = (self.contributions, self.log_likelihood, self.parameters)
+        flags += (self.immediate_contributions, self.n_features, self.extra_metrics)
+        flags += (self.pareto, self.save_posterior)
+        return dict(zip(names, flags, strict=True))
+
+
 class BackendFit(Protocol):
     """A fitted model, for any window of the data it was trained on.
 
     num_chains : chains behind the draws (S = chains × draws, chain-major)
     diagnostics : convergence and cost, over free parameters
+
+    The methods below `expected` are optional: a fit has those its backend's `Capabilities`
+    declare.
     """
 
     diagnostics: Diagnostics
@@ -53,9 +106,13 @@ class BackendFit(Protocol):
 
 
 class Backend(Protocol):
-    """An engine: `fit(train, params, seed, inference) -> BackendFit`."""
+    """An engine: its `name`, its `capabilities`, `check_params(params)` (raises ValueError
+    naming each bad key, without data) and `fit(train, params, seed, inference)`."""
 
     name: str
+    capabilities: ClassVar[Capabilities]
+
+    def check_params(self, params: dict[str, Any]) -> None: ...
 
     def fit(
         self, train: Dataset, params: dict[str, Any], seed: int, inference: dict[str, Any]

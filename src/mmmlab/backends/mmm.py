@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from mmmlab.backends.base import Incompatible
+from mmmlab.backends.base import Capabilities, Incompatible
 from mmmlab.data import Dataset
 from mmmlab.inference import Fit, fit
 from mmmlab.inference.diagnostics import Diagnostics
@@ -73,11 +73,25 @@ class MmmFit:
     def parameters(self) -> tuple[dict[str, np.ndarray], dict[str, tuple[str, ...]]]:
         return natural_params(self.fit.flat_posterior(), self.fit.structure, self.fit.scaling)
 
+    def save_posterior(self, path: str) -> None:
+        """The posterior, as `mmmlab.load` reads it."""
+        self.fit.save(path)
+
 
 class MmmBackend:
     """`params` are `ModelConfig` fields; `inference` the arguments of `mmmlab.fit`."""
 
     name = "mmmlab"
+    capabilities = Capabilities(n_features=True, save_posterior=True)
+
+    def check_params(self, params: dict[str, Any]) -> None:
+        """Raise ValueError naming each key of `params` that is not a valid `ModelConfig`."""
+        try:
+            ModelConfig.model_validate(params)
+        except ValidationError as err:
+            raise ValueError(
+                "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in err.errors())
+            ) from None
 
     def fit(
         self, train: Dataset, params: dict[str, Any], seed: int, inference: dict[str, Any]
