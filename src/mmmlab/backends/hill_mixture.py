@@ -17,7 +17,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from scipy import special, stats
 
-from mmmlab.backends.base import Incompatible
+from mmmlab.backends.base import Capabilities, Incompatible
 from mmmlab.data import Dataset
 from mmmlab.inference.diagnostics import Diagnostics, convergence, nuts_diagnostics
 from mmmlab.inference.nuts import NutsSettings, constrain, run_nuts
@@ -159,6 +159,15 @@ class HillMixtureBackend:
     """`params`: ``kind`` (one of `KINDS`); `inference`: the NUTS settings of a spec."""
 
     name = "hill_mixture"
+    capabilities = Capabilities(extra_metrics=True)
+
+    def check_params(self, params: dict[str, Any]) -> None:
+        """Raise ValueError unless `params` is ``{kind: one of KINDS}``."""
+        unknown = set(params) - {"kind"}
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {sorted(unknown)}; hill_mixture takes kind")
+        if params.get("kind") not in KINDS:
+            raise ValueError(f"kind: give one of {list(KINDS)}, got {params.get('kind')!r}")
 
     def fit(
         self, train: Dataset, params: dict[str, Any], seed: int, inference: dict[str, Any]
