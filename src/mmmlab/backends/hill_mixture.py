@@ -24,10 +24,14 @@ from mmmlab.inference.nuts import NutsSettings, constrain, run_nuts
 from mmmlab.models.hill_mixture import (
     KINDS,
     MixtureData,
+    adstock,
+    component_means,
+    component_media,
     derive,
     hill_mixture,
     hyperparameters,
     lagged_matrix,
+    mean_media,
 )
 
 CURVE_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
@@ -63,24 +67,18 @@ class HillMixtureFit:
     def _window(self, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
         """Adstocked spend (S, T) and standardised time (T,) of the window."""
         x, start = total_spend(dataset)
-        lagged = lagged_matrix(x)[start:]
-        powers = self.draws["adstock_alpha"][:, None] ** np.arange(len(x))[None, :]
-        s = (lagged @ powers.T).T
+        s = adstocked_draws(x, start, self.draws["adstock_alpha"])
         t_std = (np.asarray(dataset.time_index, float) - self.t_mean) / self.t_sd
         return s, t_std
 
-    def _media(self, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
-        """Each component's media response A_k hill_k(s) (S, T, K), and the baseline (S, T)."""
-        s, t_std = self._window(dataset)
-        d = self.draws
-        base = d["intercept"][:, None] + d["slope"][:, None] * t_std[None, :]
-        k, n = d["half_saturation"][:, None, :], d["hill_slope"][:, None, :]
-        curve = special.expit(n * (np.log(np.maximum(s[..., None], 1e-300)) - np.log(k)))
-        return d["max_effect"][:, None, :] * curve, base
+    def _media(self, dataset: Dataset) -> np.ndarray:
+        """Each component's media response A_k hill_k(s) (S, T, K)."""
+        s, _ = self._window(dataset)
+        return np.asarray(component_media(self.draws, s))
 
     def _component_means(self, dataset: Dataset) -> np.ndarray:
-        media, base = self._media(dataset)
-        return base[..., None] + media  # (S, T, K)
+        s, t_std = self._window(dataset)
+        return np.asarray(component_means(self.draws, s, t_std))  # (S, T, K)
 
     def expected(self, dataset: Dataset) -> np.ndarray:
         means = self._component_means(dataset)
@@ -105,7 +103,7 @@ class HillMixtureFit:
 
     def contributions(self, dataset: Dataset) -> np.ndarray:
         """Expected media contribution (S, T, 1, 1): the weighted mean over components."""
-        media, _ = self._media(dataset)
+        media = self._media(dataset)
         return np.einsum("stk,sk->st", media, self.draws["weights"])[..., None, None]
 
     def parameters(self) -> tuple[dict[str, np.ndarray], dict[str, tuple[str, ...]]]:
@@ -147,11 +145,7 @@ def competing_modes(
 def response_curve(params: dict[str, np.ndarray], levels: np.ndarray) -> np.ndarray:
     """(S, Q) the expected media response sum_k w_k A_k h_k(level) at spend `levels` (Q,),
     label-invariant; params hold (S, K) weights, max_effect, half_saturation, hill_slope."""
-    curve = special.expit(
-        params["hill_slope"][:, None, :]
-        * (np.log(levels)[None, :, None] - np.log(params["half_saturation"][:, None, :]))
-    )
-    weighted = params["max_effect"][:, None, :] * curve
+    weighted = np.asarray(component_media(params, np.asarray(levels)))  # (S, Q, K)
     return np.einsum("sqk,sk->sq", weighted, params["weights"])
 
 
@@ -210,7 +204,8 @@ class HillMixtureBackend:
         raw = {k: np.asarray(v) for k, v in constrain(key, model, args, settings, run.z).items()}
         flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in raw.items()}
         derived = {k: np.asarray(v) for k, v in derive(flat, kind).items()}
-        derived["intercept"] = flat["level"] - _mean_media(flat | derived, x, start)
+        s = adstocked_draws(x, start, flat["adstock_alpha"])
+        derived["intercept"] = flat["level"] - np.asarray(mean_media(flat | derived, s))
         fitted = HillMixtureFit(
             kind, flat | derived, t_mean, t_sd, _placeholder(), settings.num_chains, ()
         )
@@ -225,14 +220,10 @@ class HillMixtureBackend:
         return _with_diagnostics(fitted, raw, run, train, settings, optima)
 
 
-def _mean_media(draws: dict[str, np.ndarray], x: np.ndarray, start: int) -> np.ndarray:
-    """(S,) the model's `mean_media` of each draw over the training window."""
-    lagged = lagged_matrix(x)[start:]
-    powers = draws["adstock_alpha"][:, None] ** np.arange(len(x))[None, :]
-    s = (lagged @ powers.T).T  # (S, T)
-    k, n = draws["half_saturation"][:, None, :], draws["hill_slope"][:, None, :]
-    curve = special.expit(n * (np.log(np.maximum(s[..., None], 1e-300)) - np.log(k)))
-    return np.einsum("sk,sk->s", draws["weights"] * draws["max_effect"], curve.mean(axis=1))
+def adstocked_draws(x: np.ndarray, start: int, alpha: np.ndarray) -> np.ndarray:
+    """(S, T) the model's adstock of spend `x` (history and window) under each draw's
+    `alpha` (S,), over the window's rows (from `start`)."""
+    return np.asarray(adstock(lagged_matrix(x)[start:], alpha)).T
 
 
 @functools.cache

@@ -25,6 +25,8 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
+from mmmlab.transforms import geometric_weights, hill
+
 KINDS = {"single_hill": 1, "mixture_k2": 2, "mixture_k3": 3, "sparse_k5": 5}
 HYPER = ("ybar", "sd_y", "log_a0", "log_k0")
 
@@ -47,14 +49,9 @@ def lagged_matrix(x: np.ndarray) -> np.ndarray:
 
 
 def adstock(lagged: jnp.ndarray, alpha: jnp.ndarray) -> jnp.ndarray:
-    """``s_t = x_t + alpha s_{t-1}`` exactly, as a product with the lag matrix; (T,)."""
-    powers = alpha ** jnp.arange(lagged.shape[1], dtype=lagged.dtype)
-    return lagged @ powers
-
-
-def hill_curve(s: jnp.ndarray, k: jnp.ndarray, n: jnp.ndarray) -> jnp.ndarray:
-    """``s^n / (k^n + s^n)`` computed stably in log space; broadcasts."""
-    return jnp.exp(-jnp.logaddexp(0.0, n * (jnp.log(k) - jnp.log(jnp.maximum(s, 1e-300)))))
+    """``s_t = x_t + alpha s_{t-1}`` exactly: the lag matrix (T, L) times the un-normalised
+    geometric weights of `transforms`; alpha () gives (T,), alpha (S,) gives (T, S)."""
+    return lagged @ geometric_weights(alpha, lagged.shape[1], normalize=False)
 
 
 def hyperparameters(x_train: np.ndarray, y_train: np.ndarray) -> np.ndarray:
@@ -133,21 +130,34 @@ def derive(raw: dict, kind: str) -> dict[str, jnp.ndarray]:
     }
 
 
+# Parameters below are (..., K) per component and (...) otherwise, with leading batch axes
+# (posterior draws) or none (inside the model); `s` is the adstocked spend (..., T).
+def _curves(params: dict, s: jnp.ndarray) -> jnp.ndarray:
+    """(..., T, K) each component's Hill curve of `s` (`transforms.hill`)."""
+    k, n = params["half_saturation"][..., None, :], params["hill_slope"][..., None, :]
+    return hill(s[..., None], k, n)
+
+
+def component_media(params: dict, s: jnp.ndarray) -> jnp.ndarray:
+    """(..., T, K) each component's media response ``A_k h_k(s_t)``."""
+    return params["max_effect"][..., None, :] * _curves(params, s)
+
+
 def mean_media(params: dict, s: jnp.ndarray) -> jnp.ndarray:
-    """The expected media response averaged over the window, ``sum_k w_k mean_t A_k h_k(s_t)``.
+    """(...) the expected media response averaged over the window, ``sum_k w_k mean_t A_k
+    h_k(s_t)``.
 
     The model samples the mean `level` of the target and sets ``intercept = level - mean
     media``: centring the media term removes the ridge between the intercept and the maximum
     effects that otherwise forces NUTS into deep trees."""
-    curve = hill_curve(s[:, None], params["half_saturation"], params["hill_slope"])
-    return jnp.sum(params["weights"] * params["max_effect"] * curve.mean(axis=0))
+    weighted = params["weights"] * params["max_effect"]
+    return jnp.sum(weighted * _curves(params, s).mean(axis=-2), axis=-1)
 
 
 def component_means(params: dict, s: jnp.ndarray, t_std: jnp.ndarray) -> jnp.ndarray:
-    """(T, K) the expected target under each component."""
-    base = params["intercept"] + params["slope"] * t_std
-    curve = hill_curve(s[:, None], params["half_saturation"], params["hill_slope"])
-    return base[:, None] + params["max_effect"] * curve
+    """(..., T, K) the expected target under each component; t_std (T,)."""
+    base = params["intercept"][..., None] + params["slope"][..., None] * t_std
+    return base[..., None] + component_media(params, s)
 
 
 def hill_mixture(data: MixtureData, y: jnp.ndarray | None = None, kind: str = "mixture_k2"):
