@@ -14,9 +14,9 @@ import mmmlab  # noqa: F401  (JAX settings)
 from mmmlab.cli import app
 from mmmlab.data import ColumnMap, read_dataset
 from mmmlab.synth import SIMULATORS, Truth, WorldSpec, simulate, write_simulation
-from mmmlab.synth.catalog import presets_markdown, world_from_file
-from mmmlab.synth.presets import PRESETS, large_business
-from mmmlab.synth.world import draw_inputs, respond
+from mmmlab.synth.catalog import presets_markdown
+from mmmlab.synth.presets import PRESETS
+from mmmlab.synth.world import draw_inputs, respond, world_from_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,12 +92,11 @@ def test_geo_panels_vary_in_size_and_effect():
     assert np.std(np.log(per_unit[:, 0])) > 0.02
 
 
-def test_large_business_is_one_reproducible_world():
-    assert large_business() == large_business()
+def test_large_business_delayed_channels_stop():
     dataset, truth = simulate("large_business", 0)
     assert dataset.spend.shape == (208, 50, 30)
     assert 0.15 < truth.facts["media_share"] < 0.5
-    delayed = [c for c in large_business().channels if c.pattern == "delayed_start"]
+    delayed = [c for c in PRESETS["large_business"]().channels if c.pattern == "delayed_start"]
     ends = [c for c in delayed if c.end_period is not None and c.end_period < 208]
     assert ends, "some delayed channels stop"
     for c in ends:

@@ -7,8 +7,8 @@ import pytest
 
 import mmmlab  # noqa: F401  (JAX settings)
 from mmmlab.data import ColumnMap, read_dataset
-from mmmlab.synth import WorldSpec, simulate, write_simulation
-from mmmlab.synth.presets import PRESETS, geometric_hill
+from mmmlab.synth import ChannelSpec, WorldSpec, simulate, write_simulation
+from mmmlab.synth.presets import PRESETS
 
 
 def _with_exposure(world: WorldSpec) -> WorldSpec:
@@ -57,7 +57,16 @@ def test_cpm_has_the_requested_variability(cpm_cv):
         base_sales=1000.0,
         exposure=True,
         channels=[
-            geometric_hill("tv", "linear_trend", 100, 1.0, 0.3, 1.0, 1.0, cpm=20.0, cpm_cv=cpm_cv)
+            ChannelSpec(
+                name="tv",
+                pattern="linear_trend",
+                base=100,
+                roas=1.0,
+                adstock_params={"alpha": 0.3},
+                saturation_params={"half_saturation": 1.0, "slope": 1.0},
+                cpm=20.0,
+                cpm_cv=cpm_cv,
+            )
         ],
     )
     dataset, _ = simulate(world, 0)

@@ -11,16 +11,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import ValidationError
 
 from mmmlab.data import Dataset
-from mmmlab.files import schema_errors
 from mmmlab.synth.calendar import as_daily
 from mmmlab.synth.hill_mixture import HILL_MIXTURE_DGPS, simulate_hill_mixture
 from mmmlab.synth.presets import PRESETS
 from mmmlab.synth.scenarios import SCENARIOS
 from mmmlab.synth.truth import Truth
-from mmmlab.synth.world import WorldSpec, simulate_world
+from mmmlab.synth.world import WorldSpec, simulate_world, world_from_file
 
 
 @dataclass(frozen=True)
@@ -82,21 +80,6 @@ def list_simulators() -> pd.DataFrame:
             for s in SIMULATORS.values()
         ]
     )
-
-
-def world_from_file(path: str | Path) -> WorldSpec:
-    """A `WorldSpec` from YAML or JSON; errors name the file and the offending key."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError as err:
-        raise ValueError(f"{path}: world file not found") from err
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: not valid YAML/JSON: {err}") from err
-    try:
-        return WorldSpec.model_validate(raw)
-    except ValidationError as err:
-        raise ValueError(f"{path}: invalid world spec\n" + schema_errors(err)) from err
 
 
 def simulate(

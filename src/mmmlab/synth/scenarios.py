@@ -1,8 +1,8 @@
 """Scenario worlds: each breaks one assumption of the additive MMM, with its answer key.
 
-Every scenario starts from one national business (`scenario_base`: 3 years weekly, 4
-channels, a price index) and changes one thing. `Truth.breaks` names the broken assumption,
-`Truth.facts` measures how badly it is broken (checked by the tests).
+Every scenario starts from one national business (`scenario_base`, a shipped world file: 3
+years weekly, 4 channels, a price index) and changes one thing. `Truth.breaks` names the
+broken assumption, `Truth.facts` measures how badly it is broken (checked by the tests).
 """
 
 from __future__ import annotations
@@ -13,16 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from mmmlab.data import Dataset
-from mmmlab.synth.presets import geometric_hill
+from mmmlab.synth.presets import shipped_world
 from mmmlab.synth.spend import log_noise
 from mmmlab.synth.truth import Truth
-from mmmlab.synth.world import (
-    Alteration,
-    ControlSpec,
-    WorldSpec,
-    draw_inputs,
-    respond,
-)
+from mmmlab.synth.world import Alteration, WorldSpec, draw_inputs, respond
 from mmmlab.transforms import adstock_weights
 
 # The assumption of the additive MMM each scenario breaks.
@@ -39,55 +33,9 @@ BREAKS = {
 
 
 def scenario_base() -> WorldSpec:
-    """The well-specified national business every scenario departs from."""
-    return WorldSpec(
-        name="scenario_base",
-        description="National business, 3 years weekly, 4 channels, a price index.",
-        n_periods=156,
-        base_sales=100_000.0,
-        growth=0.1,
-        seasonal_amplitude=0.1,
-        channels=[
-            geometric_hill(
-                "tv",
-                "on_off",
-                30_000,
-                1.0,
-                0.5,
-                1.5,
-                1.0,
-                volatility=0.3,
-                activation_probability=0.4,
-                min_active_periods=3,
-                max_active_periods=8,
-            ),
-            geometric_hill(
-                "search", "linear_trend", 10_000, 1.5, 0.1, 1.0, 0.8, volatility=0.4, trend=0.003
-            ),
-            geometric_hill(
-                "social",
-                "seasonal",
-                8_000,
-                1.2,
-                0.3,
-                1.2,
-                1.2,
-                volatility=0.3,
-                seasonal_amplitude=0.4,
-            ),
-            geometric_hill("display", "linear_trend", 5_000, 0.8, 0.2, 1.0, 1.0, volatility=0.5),
-        ],
-        controls=[
-            ControlSpec(
-                name="price_index",
-                pattern="linear_trend",
-                base=1.0,
-                trend=0.001,
-                volatility=0.05,
-                lift=-0.3,
-            )
-        ],
-    )
+    """The well-specified national business every scenario departs from
+    (`synth/worlds/scenario_base.yaml`)."""
+    return shipped_world("scenario_base")
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
-"""Simulated businesses: a `WorldSpec` says what is true, `simulate_world` draws data from it.
+"""Simulated businesses: a `WorldSpec` says what is true (`world_from_file` reads one, the
+shipped worlds too), `simulate_world` draws data from it.
 
-The target is the additive MMM itself (`mmmlab.models.mmm.components`) with its parameters
-fixed, so the generator and the fitted model share one definition of adstock, saturation,
-trend, seasonality and controls. Parameters are given in business terms (ROAS, decay,
-half-saturation relative to average spend, baseline level, growth, lifts) and translated to
-the model's scale here.
+The target is the additive MMM itself with its parameters fixed: the model's `components`,
+`geo_effects` and `mean_of`, and the noise of its observation model (`models.likelihood`), so
+generator and fitted model share one definition of each. Only the order of the NumPy draws
+and of the sums in target units is the world's own (it fixes a seed's bytes). Parameters are
+given in business terms (ROAS, decay, half-saturation relative to average spend, baseline
+level, growth, lifts) and translated to the model's scale here.
 
 The response is always driven by spend. A world with `exposure` also reports what the spend
 bought (impressions, clicks) at a drifting CPM: the variable a team might model instead, so a
@@ -14,14 +16,17 @@ benchmark can find which media variable recovers the truth.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Literal, NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mmmlab.data import Dataset
+from mmmlab.files import schema_errors
 from mmmlab.models.config import AdstockName, ChannelTransforms, ModelConfig, SaturationName
 from mmmlab.models.likelihood import Likelihood, draw_noise
 from mmmlab.models.mmm import Structure, bind, components, geo_effects, mean_of
@@ -254,6 +259,21 @@ def model_params(
     if spec.likelihood == "student_t":
         params["nu"] = np.asarray(spec.nu)
     return params
+
+
+def world_from_file(path: str | Path) -> WorldSpec:
+    """A `WorldSpec` from YAML or JSON; errors name the file and the offending key."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError as err:
+        raise ValueError(f"{path}: world file not found") from err
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML/JSON: {err}") from err
+    try:
+        return WorldSpec.model_validate(raw)
+    except ValidationError as err:
+        raise ValueError(f"{path}: invalid world spec\n" + schema_errors(err)) from err
 
 
 def simulate_world(spec: WorldSpec, seed: int) -> tuple[Dataset, Truth]:
