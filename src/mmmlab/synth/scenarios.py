@@ -16,7 +16,7 @@ from mmmlab.data import Dataset
 from mmmlab.synth.presets import shipped_world
 from mmmlab.synth.spend import log_noise
 from mmmlab.synth.truth import Truth
-from mmmlab.synth.world import Alteration, WorldSpec, draw_inputs, respond
+from mmmlab.synth.world import Alteration, Draw, WorldSpec, draw_inputs, respond
 from mmmlab.transforms import adstock_weights
 
 # The assumption of the additive MMM each scenario breaks.
@@ -52,55 +52,53 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
 
 
+def _inputs(spec: WorldSpec, seed: int) -> tuple[np.random.Generator, Draw]:
+    """The seed's generator and the inputs `spec` draws from it first."""
+    rng = np.random.default_rng(seed)
+    return rng, draw_inputs(spec, rng)
+
+
+def _breaking(name: str, description: str, **changes) -> Alteration:
+    """The alteration of scenario `name`, which breaks ``BREAKS[name]``."""
+    return Alteration(name=name, description=description, breaks=BREAKS[name], **changes)
+
+
 def confounded(seed: int) -> tuple[Dataset, Truth]:
     """An unobserved demand shock u_t (AR(1)) raises both search spend and sales."""
     spec = scenario_base()
-    rng = np.random.default_rng(seed)
-    draw = draw_inputs(spec, rng)
+    rng, draw = _inputs(spec, seed)
     u = np.log(log_noise(rng, (spec.n_periods,), cv=1.0, phi=0.9))
     u = (u - u.mean()) / u.std()
     c = 1  # search: budgets follow demand
     spend = draw.spend.copy()
     spend[:, :, c] *= np.exp(0.5 * u)[:, None]
     demand = 0.08 * u[:, None] * draw.level[None, :]
-    return respond(
-        spec,
-        draw._replace(spend=spend),
-        rng,
-        seed,
-        Alteration(
-            name="confounded",
-            description="Unobserved demand drives search spend and sales alike.",
-            breaks=BREAKS["confounded"],
-            extra={"confounder": demand},
-            facts={
-                "confounder_spend_corr": _corr(u, np.log(spend[:, 0, c])),
-                "confounder_target_share": float(np.abs(demand).mean() / draw.level.mean()),
-            },
-        ),
+    facts = {
+        "confounder_spend_corr": _corr(u, np.log(spend[:, 0, c])),
+        "confounder_target_share": float(np.abs(demand).mean() / draw.level.mean()),
+    }
+    alteration = _breaking(
+        "confounded",
+        "Unobserved demand drives search spend and sales alike.",
+        extra={"confounder": demand},
+        facts=facts,
     )
+    return respond(spec, draw._replace(spend=spend), rng, seed, alteration)
 
 
 def collinear(seed: int) -> tuple[Dataset, Truth]:
     """Social spend follows search spend almost exactly (one budget split in fixed shares)."""
     spec = scenario_base()
-    rng = np.random.default_rng(seed)
-    draw = draw_inputs(spec, rng)
+    rng, draw = _inputs(spec, seed)
     spend = draw.spend.copy()
     ratio = spend[:, :, 2].mean() / spend[:, :, 1].mean()
     spend[:, :, 2] = spend[:, :, 1] * ratio * log_noise(rng, spend[:, :, 1].shape, cv=0.05)
-    return respond(
-        spec,
-        draw._replace(spend=spend),
-        rng,
-        seed,
-        Alteration(
-            name="collinear",
-            description="Search and social spend move together (correlation above 0.95).",
-            breaks=BREAKS["collinear"],
-            facts={"spend_corr_search_social": _corr(spend[:, :, 1], spend[:, :, 2])},
-        ),
+    alteration = _breaking(
+        "collinear",
+        "Search and social spend move together (correlation above 0.95).",
+        facts={"spend_corr_search_social": _corr(spend[:, :, 1], spend[:, :, 2])},
     )
+    return respond(spec, draw._replace(spend=spend), rng, seed, alteration)
 
 
 def misspecified_transforms(seed: int) -> tuple[Dataset, Truth]:
@@ -117,69 +115,46 @@ def misspecified_transforms(seed: int) -> tuple[Dataset, Truth]:
     weights = np.asarray(
         adstock_weights("weibull_pdf", {"shape": 3.0, "scale": 0.3}, spec.l_max, True)
     )
-    rng = np.random.default_rng(seed)
-    return respond(
-        spec,
-        draw_inputs(spec, rng),
-        rng,
-        seed,
-        Alteration(
-            name="misspecified_transforms",
-            description="TV's carry-over peaks weeks after airing; all channels saturate as tanh.",
-            breaks=BREAKS["misspecified_transforms"],
-            facts={"tv_adstock_peak_lag": float(np.argmax(weights))},
-        ),
+    alteration = _breaking(
+        "misspecified_transforms",
+        "TV's carry-over peaks weeks after airing; all channels saturate as tanh.",
+        facts={"tv_adstock_peak_lag": float(np.argmax(weights))},
     )
+    rng, draw = _inputs(spec, seed)
+    return respond(spec, draw, rng, seed, alteration)
 
 
 def drifting_effect(seed: int) -> tuple[Dataset, Truth]:
     """TV's effectiveness grows steadily, from 0.4× to 1.6× its average over the window."""
     spec = scenario_base()
-    rng = np.random.default_rng(seed)
-    draw = draw_inputs(spec, rng)
+    rng, draw = _inputs(spec, seed)
     T, G, C = draw.spend.shape
     multiplier = np.ones((T, G, C))
     multiplier[:, :, 0] = np.linspace(0.4, 1.6, T)[:, None]
-    return respond(
-        spec,
-        draw,
-        rng,
-        seed,
-        Alteration(
-            media_multiplier=multiplier,
-            name="drifting_effect",
-            description="TV's effect per unit of saturated spend drifts from 0.4x to 1.6x.",
-            breaks=BREAKS["drifting_effect"],
-            facts={
-                "tv_effect_last_over_first_quarter": float(
-                    multiplier[-T // 4 :, 0, 0].mean() / multiplier[: T // 4, 0, 0].mean()
-                )
-            },
-        ),
+    drift = multiplier[-T // 4 :, 0, 0].mean() / multiplier[: T // 4, 0, 0].mean()
+    alteration = _breaking(
+        "drifting_effect",
+        "TV's effect per unit of saturated spend drifts from 0.4x to 1.6x.",
+        media_multiplier=multiplier,
+        facts={"tv_effect_last_over_first_quarter": float(drift)},
     )
+    return respond(spec, draw, rng, seed, alteration)
 
 
 def heavy_tails(seed: int) -> tuple[Dataset, Truth]:
     """Student-t noise with 2 degrees of freedom plus four outlier weeks of ±8 noise sds."""
     spec = scenario_base().model_copy(update={"likelihood": "student_t", "nu": 2.0})
-    rng = np.random.default_rng(seed)
-    draw = draw_inputs(spec, rng)
+    rng, draw = _inputs(spec, seed)
     T = spec.n_periods
     where = rng.choice(T, size=4, replace=False)
     shocks = np.zeros((T, 1))
     shocks[where, 0] = 8.0 * spec.noise * draw.level[0] * rng.choice([-1.0, 1.0], size=4)
-    dataset, truth = respond(
-        spec,
-        draw,
-        rng,
-        seed,
-        Alteration(
-            noise_extra=shocks,
-            name="heavy_tails",
-            description="Noise is Student-t with 2 degrees of freedom, plus four outlier weeks.",
-            breaks=BREAKS["heavy_tails"],
-        ),
+    alteration = _breaking(
+        "heavy_tails",
+        "Noise is Student-t with 2 degrees of freedom, plus four outlier weeks.",
+        noise_extra=shocks,
     )
+    dataset, truth = respond(spec, draw, rng, seed, alteration)
     z = truth.noise / (spec.noise * draw.level[0])
     facts = truth.facts | {
         "outliers_beyond_5sd": float((np.abs(z) > 5).sum()),
@@ -192,24 +167,17 @@ def heavy_tails(seed: int) -> tuple[Dataset, Truth]:
 def structural_break(seed: int) -> tuple[Dataset, Truth]:
     """The baseline steps up by 25% of its level at 60% of the window (a new store format)."""
     spec = scenario_base()
-    rng = np.random.default_rng(seed)
-    draw = draw_inputs(spec, rng)
+    rng, draw = _inputs(spec, seed)
     at = int(0.6 * spec.n_periods)
     step = np.zeros((spec.n_periods, 1))
     step[at:] = 0.25 * draw.level[0]
-    return respond(
-        spec,
-        draw,
-        rng,
-        seed,
-        Alteration(
-            name="structural_break",
-            description="The baseline jumps by 25% at 60% of the window.",
-            breaks=BREAKS["structural_break"],
-            extra={"break": step},
-            facts={"break_period": float(at), "break_size_fraction": 0.25},
-        ),
+    alteration = _breaking(
+        "structural_break",
+        "The baseline jumps by 25% at 60% of the window.",
+        extra={"break": step},
+        facts={"break_period": float(at), "break_size_fraction": 0.25},
     )
+    return respond(spec, draw, rng, seed, alteration)
 
 
 def zero_effect(seed: int) -> tuple[Dataset, Truth]:
@@ -219,19 +187,11 @@ def zero_effect(seed: int) -> tuple[Dataset, Truth]:
         c.model_copy(update={"roas": 0.0}) if c.name == "display" else c for c in spec.channels
     ]
     spec = spec.model_copy(update={"channels": channels})
-    rng = np.random.default_rng(seed)
-    return respond(
-        spec,
-        draw_inputs(spec, rng),
-        rng,
-        seed,
-        Alteration(
-            name="zero_effect",
-            description="Display spend has no effect at all.",
-            breaks=BREAKS["zero_effect"],
-            facts={"display_true_roas": 0.0},
-        ),
+    rng, draw = _inputs(spec, seed)
+    alteration = _breaking(
+        "zero_effect", "Display spend has no effect at all.", facts={"display_true_roas": 0.0}
     )
+    return respond(spec, draw, rng, seed, alteration)
 
 
 SCENARIOS: dict[str, Scenario] = {
