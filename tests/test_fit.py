@@ -12,10 +12,10 @@ import pytest
 from numpyro.infer import Predictive
 
 import mmmlab  # noqa: F401  (JAX settings)
-from mmmlab.inference import fit
-from mmmlab.inference import nuts as nuts_module
+from compile_events import compile_events  # tests/ is on sys.path (pytest rootdir)
+from mmmlab.inference import components as evaluation
+from mmmlab.inference import fit, load_fit
 from mmmlab.inference.laplace import HESSIAN_FULL_BATCH, gradient_jacobian
-from mmmlab.inference.serialize import load_fit
 from mmmlab.models import ModelConfig, Prior
 from mmmlab.models.mmm import bind, saturated_media
 from mmmlab.synth import example_dataset
@@ -57,9 +57,9 @@ def test_roas_intervals_cover_truth_for_most_channels(example, example_fit):
 
 def test_same_seed_same_posterior_and_no_recompile(example, example_fit):
     dataset, _ = example
-    traced = nuts_module.TRACE_COUNT["n"]
-    again = fit(dataset, seed=3, **SMALL)
-    assert nuts_module.TRACE_COUNT["n"] == traced, "a second fit of the same shape retraced"
+    with compile_events() as events:
+        again = fit(dataset, seed=3, **SMALL)
+    assert events == {}, f"a second fit of the same shape traced or compiled: {events}"
     assert again.diagnostics.compile_s == 0.0
     for site, draws in example_fit.posterior.items():
         np.testing.assert_array_equal(draws, again.posterior[site])
@@ -67,11 +67,19 @@ def test_same_seed_same_posterior_and_no_recompile(example, example_fit):
 
 def test_new_data_of_same_shape_reuses_the_compiled_sampler(example_fit):
     other, _ = example_dataset(seed_value=11)
-    traced = nuts_module.TRACE_COUNT["n"]
-    result = fit(other, seed=0, **SMALL)
-    assert nuts_module.TRACE_COUNT["n"] == traced
+    with compile_events() as events:
+        result = fit(other, seed=0, **SMALL)
+    assert events == {}, f"new data of the same shape traced or compiled: {events}"
     assert result.diagnostics.compile_s == 0.0
     assert not np.array_equal(result.posterior["effect"], example_fit.posterior["effect"])
+
+
+def test_the_compile_counter_sees_a_new_shape_compile(example_fit):
+    """The counter of the two tests above is live: other settings compile a new sampler."""
+    dataset, _ = example_dataset(n_weeks=60)
+    with compile_events() as events:
+        fit(dataset, seed=0, num_warmup=20, num_samples=20)
+    assert events["traced"] > 0 and events["compiled"] > 0, events
 
 
 def test_later_window_keeps_adstock_history(example, example_fit):
@@ -231,13 +239,10 @@ def test_daily_data_get_weekly_seasonality():
 
 
 def test_components_in_chunks_of_draws_equal_all_at_once(example_fit, monkeypatch):
-    import importlib
-
-    fit_module = importlib.import_module("mmmlab.inference.fit")  # the module, not fit()
     whole = example_fit.components()
     n = whole.media.shape[0]
     per_draw = np.prod(whole.media.shape[1:])
-    monkeypatch.setattr(fit_module, "EVAL_CHUNK_ELEMENTS", int(per_draw * (n // 3 + 1)))
+    monkeypatch.setattr(evaluation, "EVAL_CHUNK_ELEMENTS", int(per_draw * (n // 3 + 1)))
     chunked = example_fit.components()  # three chunks, the last one wrapping round
     # float32 media path: another batch of draws may sum the lags in another order
     np.testing.assert_allclose(chunked.media, whole.media, rtol=1e-6)

@@ -12,7 +12,8 @@ import numpyro.distributions as dist
 
 import mmmlab  # noqa: F401  (JAX settings)
 from mmmlab.backends.hill_mixture import competing_modes
-from mmmlab.inference.nuts import NutsSettings, run_nuts
+from mmmlab.inference.nuts import run_nuts
+from mmmlab.inference.settings import SamplerSettings
 
 
 def bimodal(y=None):
@@ -24,7 +25,7 @@ def bimodal(y=None):
 
 
 def _run(num_starts: int, seed: int):
-    settings = NutsSettings(
+    settings = SamplerSettings(
         num_warmup=200, num_samples=200, num_chains=4, init_radius=5.0, num_starts=num_starts
     )
     return run_nuts(jax.random.PRNGKey(seed), "bimodal", bimodal, (), settings)
@@ -74,7 +75,7 @@ def funnel(y=None):
 
 def test_warmup_trees_stop_at_the_warmup_depth_and_sampling_trees_may_grow():
     def run(warmup_depth: int):
-        settings = NutsSettings(
+        settings = SamplerSettings(
             num_warmup=100, num_samples=100, num_chains=2, warmup_tree_depth=warmup_depth
         )
         return run_nuts(jax.random.PRNGKey(0), "funnel", funnel, (), settings)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import mmmlab  # noqa: F401  (JAX settings)
-from mmmlab.inference import nuts as nuts_module
+from compile_events import compile_events  # tests/ is on sys.path (pytest rootdir)
 from mmmlab.inference.calibration import run_sbc, scalar_names, write_sbc
 from mmmlab.metrics.sbc import sbc_rank, sbc_summary
 from mmmlab.models import ModelConfig
@@ -42,13 +42,17 @@ def dataset():
 
 @pytest.fixture(scope="module")
 def sbc(dataset):
-    """One SBC run, the trace count it added, and its progress calls."""
-    calls = []
-    traced = nuts_module.TRACE_COUNT["n"]
-    result = run_sbc(
-        dataset, CONFIG, progress=lambda done, total: calls.append((done, total)), **SMALL
-    )
-    return result, nuts_module.TRACE_COUNT["n"] - traced, calls
+    """One SBC run, its progress calls, and JAX's count of what it had traced and compiled
+    by the end of each simulation."""
+    calls, events_by_sim = [], []
+
+    def progress(done: int, total: int) -> None:
+        calls.append((done, total))
+        events_by_sim.append(dict(events))
+
+    with compile_events() as events:
+        result = run_sbc(dataset, CONFIG, progress=progress, **SMALL)
+    return result, events_by_sim, calls
 
 
 def test_ranks_are_uniform_for_every_parameter(sbc):
@@ -106,14 +110,15 @@ def test_a_wrong_truth_is_rejected(sbc):
 
 
 def test_sampler_compiles_once_for_all_simulations(sbc, dataset):
-    result, traced, calls = sbc
-    assert traced <= 1, f"{traced} samplers traced for one SBC run"
+    result, events_by_sim, calls = sbc
+    assert events_by_sim[0]["compiled"] > 0  # the first simulation compiles ...
+    assert all(e == events_by_sim[0] for e in events_by_sim), "a later simulation compiled"
     assert (result.diagnostics["compile_s"].iloc[1:] == 0.0).all()
     n = SMALL["num_simulations"]
     assert calls == [(i + 1, n) for i in range(n)]
-    before = nuts_module.TRACE_COUNT["n"]
-    again = run_sbc(dataset, CONFIG, **{**SMALL, "num_simulations": 2})
-    assert nuts_module.TRACE_COUNT["n"] == before
+    with compile_events() as events:  # ... and a second run of the same shapes nothing
+        again = run_sbc(dataset, CONFIG, **{**SMALL, "num_simulations": 2})
+    assert events == {}, events
     assert (again.diagnostics["compile_s"] == 0.0).all()
     # Simulation i depends on (seed, i) only, so a shorter run repeats the first ranks.
     for name, ranks in again.ranks.items():

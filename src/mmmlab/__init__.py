@@ -15,8 +15,8 @@ from mmmlab import runtime  # noqa: F401  (JAX settings before anything else imp
 # isort: split
 from mmmlab import datasets
 from mmmlab.data import ColumnMap, Dataset, MffMap, read_dataset, read_mff
-from mmmlab.inference import Fit, fit
-from mmmlab.inference.serialize import load_fit as load
+from mmmlab.inference import Fit, SamplerSettings, fit
+from mmmlab.inference.fit import load_fit as load
 from mmmlab.models import ModelConfig, Prior
 from mmmlab.synth import Truth, example_dataset, simulate
 
@@ -28,6 +28,7 @@ __all__ = [
     "MffMap",
     "ModelConfig",
     "Prior",
+    "SamplerSettings",
     "Truth",
     "datasets",
     "example_dataset",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from mmmlab.analysis.roas import _quantiles
+from mmmlab.metrics.roas import draw_interval
 
 if TYPE_CHECKING:
     from mmmlab.data import Dataset
@@ -31,7 +31,7 @@ def response_curves(
     rows = []
     for m in grid:
         total = fit.components(dataset, media_scale=float(m)).media.sum(axis=(1, 2))  # (S, C)
-        lo, hi = _quantiles(total)
+        lo, hi = draw_interval(total)
         for c, ch in enumerate(dataset.channels):
             rows.append(
                 {

@@ -1,4 +1,7 @@
-"""Contributions, ROAS and marginal ROAS per channel, with posterior intervals."""
+"""Contributions, ROAS and marginal ROAS per channel, with posterior intervals, as tables.
+
+The arithmetic on draws is `mmmlab.metrics.roas`; a `Fit` applies it to its components
+(`Fit.roas_draws`, `Fit.roas`)."""
 
 from __future__ import annotations
 
@@ -7,63 +10,28 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from mmmlab.metrics.roas import draw_interval
+
 if TYPE_CHECKING:
     from mmmlab.data import Dataset
-    from mmmlab.inference.fit import Components, Fit
-
-MARGIN = 0.01  # mROAS: the return on the next 1% of spend
-INTERVAL = 0.9
-
-
-def _quantiles(draws: np.ndarray, interval: float = INTERVAL) -> tuple[np.ndarray, np.ndarray]:
-    """Central `interval` bounds over axis 0; NaN for a single draw (a point fit has none)."""
-    if len(draws) < 2:
-        none = np.full(np.shape(draws)[1:], np.nan)
-        return none, none
-    tail = (1.0 - interval) / 2.0
-    return np.quantile(draws, tail, axis=0), np.quantile(draws, 1.0 - tail, axis=0)
+    from mmmlab.inference.components import Components
+    from mmmlab.inference.fit import Fit
 
 
 def roas_draws(
     fit: Fit, dataset: Dataset | None = None, components: Components | None = None
 ) -> dict[str, np.ndarray]:
-    """Draws (S, C) of total contribution, ROAS and mROAS over the window and all geos.
-
-    `components` of the same window are reused when given."""
-    dataset = fit.train if dataset is None else dataset
-    base = fit.components(dataset) if components is None else components
-    bumped = fit.components(dataset, media_scale=1.0 + MARGIN)
-    contribution = base.media.sum(axis=(1, 2))  # (S, C)
-    extra = bumped.media.sum(axis=(1, 2)) - contribution
-    spend = dataset.spend.sum(axis=(0, 1))  # (C,)
-    safe = np.where(spend > 0, spend, np.nan)
-    return {
-        "contribution": contribution,
-        "roas": contribution / safe,
-        "mroas": extra / (MARGIN * safe),
-    }
+    """Draws (S, C) of total contribution, ROAS and mROAS over the window and all geos
+    (`Fit.roas_draws`); `components` of the same window are reused when given."""
+    return fit.roas_draws(dataset, components)
 
 
 def roas_table(
     fit: Fit, dataset: Dataset | None = None, components: Components | None = None
 ) -> pd.DataFrame:
     """One row per channel: spend, contribution, ROAS and mROAS (mean, median, 90% interval),
-    shares of effect and of spend."""
-    dataset = fit.train if dataset is None else dataset
-    draws = roas_draws(fit, dataset, components)
-    spend = dataset.spend.sum(axis=(0, 1))
-    table = pd.DataFrame(index=pd.Index(dataset.channels, name="channel"))
-    table["spend"] = spend
-    for name, d in draws.items():
-        lo, hi = _quantiles(d)
-        table[f"{name}_mean"] = d.mean(axis=0)
-        table[f"{name}_median"] = np.median(d, axis=0)
-        table[f"{name}_lo"] = lo
-        table[f"{name}_hi"] = hi
-    total_effect = table["contribution_mean"].sum()
-    table["share_of_effect"] = table["contribution_mean"] / total_effect if total_effect else np.nan
-    table["share_of_spend"] = spend / spend.sum() if spend.sum() else np.nan
-    return table
+    shares of effect and of spend (`Fit.roas`)."""
+    return fit.roas(dataset, components)
 
 
 def contributions_frame(
@@ -78,7 +46,7 @@ def contributions_frame(
     series = {**comp.parts, **{ch: comp.media[..., c] for c, ch in enumerate(dataset.channels)}}
     rows = []
     for name, draws in series.items():  # draws (S, T, G)
-        lo, hi = _quantiles(draws)
+        lo, hi = draw_interval(draws)
         mean = draws.mean(axis=0)
         for g, geo in enumerate(dataset.geos):
             rows.append(

@@ -20,7 +20,8 @@ from scipy import special, stats
 from mmmlab.backends.base import Capabilities, Incompatible
 from mmmlab.data import Dataset
 from mmmlab.inference.diagnostics import Diagnostics, convergence, nuts_diagnostics
-from mmmlab.inference.nuts import NutsSettings, constrain, run_nuts
+from mmmlab.inference.nuts import constrain, run_nuts
+from mmmlab.inference.settings import SamplerSettings
 from mmmlab.models.hill_mixture import (
     KINDS,
     MixtureData,
@@ -186,7 +187,7 @@ class HillMixtureBackend:
             hyper=jax.numpy.asarray(hyper),
         )
         dense = inference.get("dense_mass")
-        settings = NutsSettings(
+        settings = SamplerSettings(
             num_warmup=inference.get("num_warmup", 1000),
             num_samples=inference.get("num_samples", 1000),
             num_chains=inference.get("num_chains", 4),
@@ -201,7 +202,7 @@ class HillMixtureBackend:
         key = f"hill_mixture|{kind}"
         args = (data, jax.numpy.asarray(y))
         run = run_nuts(jax.random.PRNGKey(seed), key, model, args, settings)
-        raw = {k: np.asarray(v) for k, v in constrain(key, model, args, settings, run.z).items()}
+        raw = {k: np.asarray(v) for k, v in constrain(key, model, args, run.z).items()}
         flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in raw.items()}
         derived = {k: np.asarray(v) for k, v in derive(flat, kind).items()}
         s = adstocked_draws(x, start, flat["adstock_alpha"])
@@ -213,7 +214,7 @@ class HillMixtureBackend:
         if run.starts is not None:  # each optimised start's component parameters (M, K)
             unravel = ravel_pytree({k: v[0, 0] for k, v in run.z.items()})[1]
             z = {k: v[None] for k, v in jax.vmap(unravel)(run.starts[1]).items()}
-            at = constrain(key, model, args, settings, z)
+            at = constrain(key, model, args, z)
             optima = {
                 k: np.asarray(v) for k, v in derive({k: v[0] for k, v in at.items()}, kind).items()
             }
@@ -244,7 +245,7 @@ def _with_diagnostics(
     raw: dict,
     run,
     train: Dataset,
-    settings: NutsSettings,
+    settings: SamplerSettings,
     optima: dict[str, np.ndarray] | None,
 ) -> HillMixtureFit:
     """Plain R-hat over raw sites, and label-invariant R-hat/ESS (the convergence verdict)."""

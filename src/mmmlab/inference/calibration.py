@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -26,11 +27,16 @@ from numpyro.handlers import seed, trace
 from mmmlab.data import Dataset
 from mmmlab.files import write_json
 from mmmlab.inference.diagnostics import convergence
-from mmmlab.inference.fit import _ProgressBar, check_rows
-from mmmlab.inference.nuts import NutsSettings, constrain, run_nuts
+from mmmlab.inference.fit import check_rows
+from mmmlab.inference.nuts import constrain, run_nuts
+from mmmlab.inference.programs import PROGRAMS
+from mmmlab.inference.progress import ProgressBar
+from mmmlab.inference.settings import SamplerSettings, sampler_settings
 from mmmlab.metrics.sbc import plot_rank_histograms, rank_histogram, sbc_rank, sbc_summary, thin
 from mmmlab.models.config import ModelConfig
 from mmmlab.models.mmm import Bound, bind
+
+SBC_SETTINGS = SamplerSettings(num_warmup=500, num_samples=500)  # each refit's NUTS settings
 
 
 @dataclass(frozen=True)
@@ -65,24 +71,19 @@ class SbcResult:
         return len(self.diagnostics)
 
 
-_SIMULATORS: dict[str, Callable] = {}
-
-
 def _prior_simulator(bound: Bound) -> Callable:
     """Compiled ``(rng_key, data) -> {site: value}``: one joint draw of parameters and `y`.
 
     Cached per model structure, like the samplers, so repeated runs do not recompile.
     """
-    key = bound.structure.key
-    if key not in _SIMULATORS:
-        model = bound.model
+    model = bound.model
 
-        def simulate(rng_key: jax.Array, data) -> dict[str, jax.Array]:
-            tr = trace(seed(model, rng_key)).get_trace(data)
-            return {name: site["value"] for name, site in tr.items() if site["type"] == "sample"}
+    def simulate(rng_key: jax.Array, data) -> dict[str, jax.Array]:
+        tr = trace(seed(model, rng_key)).get_trace(data)
+        return {name: site["value"] for name, site in tr.items() if site["type"] == "sample"}
 
-        _SIMULATORS[key] = jax.jit(simulate)
-    return _SIMULATORS[key]
+    program, _ = PROGRAMS.get(("prior simulation", bound.structure.key), lambda: jax.jit(simulate))
+    return program
 
 
 def _plate_labels(bound: Bound, dataset: Dataset) -> dict[str, tuple[str, ...]]:
@@ -142,12 +143,11 @@ def run_sbc(
     config: ModelConfig | None = None,
     num_simulations: int = 100,
     seed: int = 0,
-    num_warmup: int = 500,
-    num_samples: int = 500,
-    num_chains: int = 2,
     num_draws: int = 99,
     num_bins: int = 20,
     progress: bool | Callable[[int, int], None] = False,
+    settings: SamplerSettings = SBC_SETTINGS,
+    **options: Any,
 ) -> SbcResult:
     """Simulation-based calibration of the MMM bound to `dataset`.
 
@@ -163,11 +163,12 @@ def run_sbc(
     config : model components and priors (default `ModelConfig()`)
     num_simulations : N, prior draws to simulate and refit
     seed : random seed; equal seeds give equal results
-    num_warmup, num_samples, num_chains : NUTS settings per refit (dense mass matrix for
-        national data, diagonal for geo panels, as in `fit`)
     num_draws : L posterior draws ranked against, at most ``num_chains * num_samples``
     num_bins : rank histogram bins; must divide ``num_draws + 1``
     progress : True for a progress bar over simulations, or a callback ``progress(done, N)``
+    settings, **options : NUTS settings per refit (`SBC_SETTINGS`: 2 chains of 500 + 500),
+        `options` over `settings` as in `fit` (dense mass matrix for national data,
+        diagonal for geo panels, unless ``dense_mass`` says)
 
     Returns
     -------
@@ -176,6 +177,10 @@ def run_sbc(
         convergence diagnostics (check them: ranks from unconverged fits mislead).
     """
     config = ModelConfig() if config is None else config
+    settings = sampler_settings(settings, **options)
+    if settings.dense_mass is None:
+        settings = settings.model_copy(update={"dense_mass": dataset.n_geos == 1})
+    num_chains, num_samples = settings.num_chains, settings.num_samples
     if num_simulations < 1:
         raise ValueError(f"num_simulations must be at least 1, got {num_simulations}")
     if not 1 <= num_draws <= num_chains * num_samples:
@@ -187,12 +192,6 @@ def run_sbc(
     check_rows(dataset, config)
     bound = bind(dataset, config)
     model, s = bound.model, bound.structure
-    settings = NutsSettings(
-        num_warmup=num_warmup,
-        num_samples=num_samples,
-        num_chains=num_chains,
-        dense_mass=dataset.n_geos == 1,
-    )
     simulate = _prior_simulator(bound)
     names = scalar_names(bound, dataset)
     prior = {n: np.empty(num_simulations) for site in names.values() for n, _ in site}
@@ -200,15 +199,13 @@ def run_sbc(
     rows = []
 
     t0 = time.perf_counter()
-    with _ProgressBar(progress, "SBC") as callback:
+    with ProgressBar(progress, "SBC") as callback:
         for i in range(num_simulations):
             key_prior, key_fit = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), i))
             draw = jax.device_get(simulate(key_prior, bound.data))
             args = (bound.data, jnp.asarray(draw["y"]))
             run = run_nuts(key_fit, s.key, model, args, settings)
-            post = {
-                k: np.asarray(v) for k, v in constrain(s.key, model, args, settings, run.z).items()
-            }
+            post = {k: np.asarray(v) for k, v in constrain(s.key, model, args, run.z).items()}
             rhat, ess_bulk, *_ = convergence(post)
             rows.append(
                 {

@@ -1,4 +1,4 @@
-"""`fit(dataset, config, seed)` and the `Fit` value it returns."""
+"""`fit(dataset, config, seed)`, the `Fit` value it returns, and `load_fit`."""
 
 from __future__ import annotations
 
@@ -6,35 +6,27 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 
 import jax
 import numpy as np
+import pandas as pd
 
 from mmmlab.data import Dataset, DatasetError
+from mmmlab.inference.components import PARTS, Components, evaluate_draws
 from mmmlab.inference.diagnostics import Diagnostics, nuts_diagnostics
-from mmmlab.inference.nuts import WARMUP_TREE_DEPTH, NutsSettings, constrain, run_nuts
+from mmmlab.inference.nuts import constrain, run_nuts
+from mmmlab.inference.progress import ProgressBar
+from mmmlab.inference.serialize import read_fit, save_fit
+from mmmlab.inference.settings import SamplerSettings, check_seed, sampler_settings
+from mmmlab.metrics.roas import MARGIN, roas_draws, roas_summary
 from mmmlab.models.config import ModelConfig
 from mmmlab.models.likelihood import draw_noise
-from mmmlab.models.mmm import Structure, bind, components, mean_of, structure_of
-from mmmlab.models.scaling import ModelData, Scaling, prepare
+from mmmlab.models.mmm import Structure, bind, structure_of
+from mmmlab.models.scaling import Scaling, prepare
 
 Method = Literal["nuts", "map", "svi"]
-PARTS = ("baseline", "trend", "seasonality", "controls")
-
-
-@dataclass(frozen=True)
-class Components:
-    """Posterior draws of the mean's additive parts, in the target's units.
-
-    parts : name -> (S, T, G) for baseline, trend, seasonality, controls
-    media : (S, T, G, C) contribution of each channel
-    mean : (S, T, G) expected target; S = chains × draws.
-    """
-
-    parts: dict[str, np.ndarray]
-    media: np.ndarray
-    mean: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,68 +123,36 @@ class Fit:
         noise = draw_noise(self.config.likelihood, rng, sigma, comp.mean.shape, nu)
         return comp.mean + noise * self.scaling.y_scale
 
-    def roas(self, dataset: Dataset | None = None):
-        """ROAS and marginal ROAS per channel (see `mmmlab.analysis.roas`)."""
-        from mmmlab.analysis.roas import roas_table
+    def roas_draws(
+        self, dataset: Dataset | None = None, components: Components | None = None
+    ) -> dict[str, np.ndarray]:
+        """Draws (S, C) of total contribution, ROAS and mROAS over `dataset`'s window (default:
+        training) and all geos (`metrics.roas.roas_draws`); `components` of the same window
+        are reused when given."""
+        dataset = self.train if dataset is None else dataset
+        base = self.components(dataset) if components is None else components
+        bumped = self.components(dataset, media_scale=1.0 + MARGIN)
+        return roas_draws(base.media, bumped.media, dataset.spend)
 
-        return roas_table(self, dataset)
+    def roas(
+        self, dataset: Dataset | None = None, components: Components | None = None
+    ) -> pd.DataFrame:
+        """One row per channel: spend, contribution, ROAS and mROAS (mean, median, 90%
+        interval), shares of effect and of spend (`metrics.roas.roas_summary`)."""
+        dataset = self.train if dataset is None else dataset
+        draws = self.roas_draws(dataset, components)
+        return roas_summary(draws, dataset.spend, dataset.channels)
 
-    def save(self, directory: str) -> None:
-        """Write posterior (NetCDF), config and metadata (JSON) and the training data."""
-        from mmmlab.inference.serialize import save_fit
-
+    def save(self, directory: str | Path) -> None:
+        """Write posterior (NetCDF), config and metadata (JSON) and the training data
+        (`inference.serialize`); `load_fit` reads them back."""
         save_fit(self, directory)
 
 
-_EVALUATORS: dict[str, Callable] = {}
-
-
-EVAL_CHUNK_ELEMENTS = 2**24  # per chunk of draws: draws × T × G × C elements at most
-
-
-def evaluate_draws(s: Structure, flat: dict, data: ModelData) -> dict[str, np.ndarray]:
-    """Every part (S, T, G) and the media (S, T, G, C) of each posterior draw, in model units.
-
-    Draws go through in chunks (`EVAL_CHUNK_ELEMENTS`), each as large as the last, so one
-    compiled program serves and memory stays at the outputs plus one chunk's intermediates.
-    """
-    n = len(next(iter(flat.values())))
-    n_channels, n_time, n_geos, _ = data.media_lags.shape
-    size = max(1, min(n, EVAL_CHUNK_ELEMENTS // max(n_channels * n_time * n_geos, 1)))
-    fn = _evaluate(s)
-    out: dict[str, np.ndarray] = {}
-    for start in range(0, n, size):
-        rows = np.arange(start, start + size) % n  # the last chunk wraps; extra rows dropped
-        part = jax.device_get(fn({k: np.asarray(v)[rows] for k, v in flat.items()}, data))
-        keep = min(size, n - start)
-        for k, v in part.items():
-            if k not in out:
-                out[k] = np.empty((n, *np.shape(v)[1:]), dtype=np.asarray(v).dtype)
-            out[k][start : start + keep] = np.asarray(v)[:keep]
-    return out
-
-
-def _evaluate(s: Structure) -> Callable:
-    """Compiled ``(flat posterior, data) -> parts`` for a structure (cached per structure)."""
-    if s.key not in _EVALUATORS:
-
-        def one(params: dict, data: ModelData) -> dict:
-            parts = components(params, data, s)
-            return {**parts, "mean": mean_of(parts)}
-
-        _EVALUATORS[s.key] = jax.jit(jax.vmap(one, in_axes=(0, None)))
-    return _EVALUATORS[s.key]
-
-
-def check_settings(target_accept: float, **counts: int) -> None:
-    """Refuse sampler settings out of range before anything compiles: `target_accept` in
-    (0, 1), `seed` 0 or more and every other count 1 or more."""
-    for name, value in counts.items():
-        low = 0 if name == "seed" else 1
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-            raise ValueError(f"{name} must be an integer of {low} or more, got {value!r}")
-    if not 0 < target_accept < 1:
-        raise ValueError(f"target_accept must be between 0 and 1 (exclusive), got {target_accept}")
+def load_fit(directory: str | Path) -> Fit:
+    """The `Fit` saved in `directory`, refused if damaged or edited since
+    (`inference.serialize.read_fit`)."""
+    return Fit(**read_fit(directory))
 
 
 def check_rows(train: Dataset, config: ModelConfig) -> None:
@@ -216,15 +176,9 @@ def fit(
     config: ModelConfig | None = None,
     seed: int = 0,
     method: Method = "nuts",
-    num_warmup: int = 1000,
-    num_samples: int = 1000,
-    num_chains: int = 2,
-    target_accept: float = 0.85,
-    max_tree_depth: int = 10,
-    warmup_tree_depth: int = WARMUP_TREE_DEPTH,
-    dense_mass: bool | None = None,
-    num_starts: int | None = None,
+    settings: SamplerSettings | None = None,
     progress: bool | Callable[[int, int], None] = False,
+    **options: Any,
 ) -> Fit:
     """Fit the additive MMM to `dataset`.
 
@@ -232,54 +186,43 @@ def fit(
     ----------
     dataset : the training window (T, G, C)
     config : model components and priors (default `ModelConfig()`)
-    seed : the random seed; equal seeds give equal posteriors
+    seed : the random seed (0 or more); equal seeds give equal posteriors
     method : 'nuts' (full posterior), 'map' (posterior mode, seconds) or 'svi' (mean-field
-        variational approximation)
-    num_warmup, num_samples, num_chains, target_accept, max_tree_depth : NUTS settings
-    warmup_tree_depth : the NUTS depth cap during warmup (`inference.nuts.WARMUP_TREE_DEPTH`)
-    dense_mass : full mass matrix; None chooses: dense for national data (few, correlated
-        parameters), diagonal for geo panels (a dense estimate of ~100+ dimensions from
-        warmup draws is too noisy to help)
-    num_starts : optimised starting points (None = 1: each chain optimises its own start);
-        more start every chain near the best mode found (`NutsSettings`)
+        variational approximation; `num_samples` draws of it)
+    settings : sampler settings (default `SamplerSettings()`: 2 chains of 1000 warmup
+        iterations and 1000 draws, target acceptance 0.85, ...)
     progress : True for a progress bar, or a callback ``progress(done, total)``
+    **options : any field of `SamplerSettings`, over `settings` (``num_warmup=500``). With
+        ``dense_mass=None`` (the default) the mass matrix is dense for national data (few,
+        correlated parameters) and diagonal for geo panels (a dense estimate of ~100+
+        dimensions from warmup draws is too noisy to help).
+
+    Raises ValueError naming the setting when a setting or the seed is out of range.
     """
     config = ModelConfig() if config is None else config
-    check_settings(
-        seed=seed,
-        num_warmup=num_warmup,
-        num_samples=num_samples,
-        num_chains=num_chains,
-        max_tree_depth=max_tree_depth,
-        target_accept=target_accept,
-    )
+    seed = check_seed(seed)
+    settings = sampler_settings(settings, **options)
     check_rows(dataset, config)
     model, s, scaling, data, y = bind(dataset, config)
     rng_key = jax.random.PRNGKey(seed)
     if method == "nuts":
-        settings = NutsSettings(
-            num_warmup=num_warmup,
-            num_samples=num_samples,
-            num_chains=num_chains,
-            target_accept=target_accept,
-            max_tree_depth=max_tree_depth,
-            warmup_tree_depth=warmup_tree_depth,
-            dense_mass=dataset.n_geos == 1 if dense_mass is None else dense_mass,
-            num_starts=num_starts or 1,
+        dense = dataset.n_geos == 1 if settings.dense_mass is None else settings.dense_mass
+        settings = settings.model_copy(
+            update={"dense_mass": dense, "num_starts": settings.num_starts or 1}
         )
-        with _ProgressBar(progress, "NUTS") as callback:
+        with ProgressBar(progress, "NUTS") as callback:
             run = run_nuts(rng_key, s.key, model, (data, y), settings, callback)
-        posterior = constrain(s.key, model, (data, y), settings, run.z)
+        posterior = constrain(s.key, model, (data, y), run.z)
         posterior = {k: np.asarray(v) for k, v in posterior.items()}
         stats = {k: np.asarray(v) for k, v in run.stats._asdict().items()}
-        diagnostics = nuts_diagnostics(posterior, run, num_chains, num_samples)
-        settings_json: dict[str, Any] = settings._asdict()
+        diagnostics = nuts_diagnostics(posterior, run, settings.num_chains, settings.num_samples)
+        settings_json: dict[str, Any] = settings.model_dump()
     elif method in ("map", "svi"):
         from mmmlab.inference.optimize import fit_map, fit_svi
 
         t0 = time.perf_counter()
         runner = fit_map if method == "map" else fit_svi
-        posterior = runner(rng_key, s.key, model, (data, y), num_draws=num_samples)
+        posterior = runner(rng_key, s.key, model, (data, y), num_draws=settings.num_samples)
         elapsed = time.perf_counter() - t0
         stats = {}
         first = next(iter(posterior.values()))
@@ -296,7 +239,7 @@ def fit(
             num_draws=int(first.shape[1]),
             method=method,
         )
-        settings_json = {"num_samples": num_samples}
+        settings_json = {"num_samples": settings.num_samples}
     else:
         raise ValueError(f"method must be 'nuts', 'map' or 'svi', got {method!r}")
     return Fit(
@@ -310,45 +253,3 @@ def fit(
         seed=seed,
         settings=settings_json,
     )
-
-
-class _ProgressBar:
-    """Context manager: a Rich progress bar (with ETA) or a user callback, or nothing."""
-
-    def __init__(self, progress: bool | Callable[[int, int], None], label: str) -> None:
-        self.progress, self.label, self._bar = progress, label, None
-
-    def __enter__(self) -> Callable[[int, int], None] | None:
-        if callable(self.progress):
-            return self.progress
-        if not self.progress:
-            return None
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            transient=True,
-        )
-        self._bar.start()
-        task = self._bar.add_task(f"{self.label} (compiling on first use)", total=None)
-
-        def update(done: int, total: int) -> None:
-            self._bar.update(task, completed=done, total=total, description=self.label)
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()

@@ -13,9 +13,8 @@ from numpyro.infer.autoguide import AutoNormal
 from numpyro.infer.util import constrain_fn, potential_energy
 from numpyro.optim import Adam
 
-from mmmlab.inference.nuts import adam_minimize, prior_center_init
-
-_MAP_CACHE: dict[str, Callable] = {}
+from mmmlab.inference.programs import PROGRAMS
+from mmmlab.inference.starts import minimize, prior_center_init
 
 
 def fit_map(
@@ -35,22 +34,21 @@ def fit_map(
     Returns site -> (1, 1, *shape): the best optimum, shaped like a one-draw posterior.
     """
     del num_draws
-    if key not in _MAP_CACHE:
 
-        def solve(rng_key: jax.Array, args: tuple) -> tuple[jnp.ndarray, dict]:
-            z0 = prior_center_init(model, args, rng_key, radius=0.5)
-            flat0, unravel = ravel_pytree(z0)
+    def solve(rng_key: jax.Array, args: tuple) -> tuple[jnp.ndarray, dict]:
+        z0 = prior_center_init(model, args, rng_key, radius=0.5)
+        flat0, unravel = ravel_pytree(z0)
 
-            def objective(flat: jnp.ndarray) -> jnp.ndarray:
-                return potential_energy(model, args, {}, unravel(flat))
+        def objective(flat: jnp.ndarray) -> jnp.ndarray:
+            return potential_energy(model, args, {}, unravel(flat))
 
-            flat = adam_minimize(objective, flat0, num_steps)
-            value = objective(flat)
-            value = jnp.where(jnp.isfinite(value), value, jnp.inf)
-            return value, unravel(flat)
+        flat = minimize(objective, flat0, num_steps)
+        value = objective(flat)
+        value = jnp.where(jnp.isfinite(value), value, jnp.inf)
+        return value, unravel(flat)
 
-        _MAP_CACHE[key] = jax.jit(jax.vmap(solve, in_axes=(0, None)))
-    values, z = _MAP_CACHE[key](jax.random.split(rng_key, num_starts), model_args)
+    program, _ = PROGRAMS.get(("map", key), lambda: jax.jit(jax.vmap(solve, in_axes=(0, None))))
+    values, z = program(jax.random.split(rng_key, num_starts), model_args)
     best = int(jnp.argmin(values))
     z_best = jax.tree_util.tree_map(lambda v: v[best], z)
     params = constrain_fn(model, model_args, {}, z_best)

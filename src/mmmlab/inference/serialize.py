@@ -1,4 +1,7 @@
-"""Save and load a `Fit`: NetCDF posterior, JSON config and metadata, the training data.
+"""The saved-fit format: NetCDF posterior, JSON config and metadata, the training data.
+
+`save_fit` writes a `Fit`'s fields and `read_fit` reads them back (`inference.fit.load_fit`
+makes the `Fit`), so this module needs no `Fit` of its own.
 
 `fit.json` carries SHA-256 checksums of itself and of the two data files, written at save
 time, and is read through a strict schema (the same `ModelConfig` a config file goes
@@ -20,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from mmmlab.data import Dataset
 from mmmlab.files import schema_errors, strict_json
 from mmmlab.inference.diagnostics import Diagnostics
-from mmmlab.inference.fit import Fit
 from mmmlab.models.config import ModelConfig
 from mmmlab.models.scaling import Scaling
 
@@ -122,8 +124,8 @@ def _self_checksum(meta: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def save_fit(fit: Fit, directory: str | Path) -> Path:
-    """Write `fit` to `directory` (created if missing); returns the directory.
+def save_fit(fit: Any, directory: str | Path) -> Path:
+    """Write `fit` (a `Fit`) to `directory` (created if missing); returns the directory.
 
     Files: posterior.nc (ArviZ NetCDF: posterior + sample_stats), fit.json (config, scaling,
     diagnostics, settings, dataset fingerprint), train.npz (the training Dataset's arrays).
@@ -166,9 +168,10 @@ def save_fit(fit: Fit, directory: str | Path) -> Path:
     return out
 
 
-def load_fit(directory: str | Path) -> Fit:
-    """Read a fit written by `save_fit`, refusing one that was damaged or edited since: the
-    checksums, the schema of `fit.json` and the training data's fingerprint are checked."""
+def read_fit(directory: str | Path) -> dict[str, Any]:
+    """The fields of the `Fit` written by `save_fit`, refusing one that was damaged or
+    edited since: the checksums, the schema of `fit.json` and the training data's
+    fingerprint are checked."""
     src = Path(directory)
     for name in ("fit.json", *_DATA_FILES):
         if not (src / name).exists():
@@ -203,7 +206,7 @@ def load_fit(directory: str | Path) -> Fit:
     )
     if train.fingerprint != info.fingerprint:
         raise ValueError(f"{src}/train.npz: content does not match the saved fingerprint")
-    return Fit(
+    return dict(
         config=meta.config,
         train=train,
         scaling=Scaling.from_json(meta.scaling.model_dump()),

@@ -1,0 +1,59 @@
+"""ROAS and marginal ROAS of posterior draws, and their summary per channel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from mmmlab.metrics.recovery import central_interval
+
+MARGIN = 0.01  # mROAS: the return on the next 1% of spend
+INTERVAL = 0.9
+
+
+def draw_interval(draws: np.ndarray, prob: float = INTERVAL) -> tuple[np.ndarray, np.ndarray]:
+    """Central `prob` interval over axis 0 of `draws` (S, ...); NaN for a single draw (a
+    point fit has none)."""
+    if len(draws) < 2:
+        none = np.full(np.shape(draws)[1:], np.nan)
+        return none, none
+    return central_interval(draws, prob)
+
+
+def roas_draws(media: np.ndarray, bumped: np.ndarray, spend: np.ndarray) -> dict[str, np.ndarray]:
+    """Draws (S, C) of total contribution, ROAS and mROAS over a window and all geos.
+
+    media : (S, T, G, C) contributions at the window's spend; bumped : the same with every
+    spend raised by `MARGIN`; spend : (T, G, C). A channel without spend has NaN ROAS.
+    """
+    contribution = media.sum(axis=(1, 2))  # (S, C)
+    extra = bumped.sum(axis=(1, 2)) - contribution
+    total = spend.sum(axis=(0, 1))  # (C,)
+    safe = np.where(total > 0, total, np.nan)
+    return {
+        "contribution": contribution,
+        "roas": contribution / safe,
+        "mroas": extra / (MARGIN * safe),
+    }
+
+
+def roas_summary(
+    draws: dict[str, np.ndarray], spend: np.ndarray, channels: Sequence[str]
+) -> pd.DataFrame:
+    """One row per channel: spend, then for each of `draws` (S, C) its mean, median and 90%
+    interval, and the shares of effect and of spend. spend : (T, G, C)."""
+    total = spend.sum(axis=(0, 1))
+    table = pd.DataFrame(index=pd.Index(channels, name="channel"))
+    table["spend"] = total
+    for name, d in draws.items():
+        lo, hi = draw_interval(d)
+        table[f"{name}_mean"] = d.mean(axis=0)
+        table[f"{name}_median"] = np.median(d, axis=0)
+        table[f"{name}_lo"] = lo
+        table[f"{name}_hi"] = hi
+    total_effect = table["contribution_mean"].sum()
+    table["share_of_effect"] = table["contribution_mean"] / total_effect if total_effect else np.nan
+    table["share_of_spend"] = total / total.sum() if total.sum() else np.nan
+    return table
