@@ -10,7 +10,12 @@ import typer
 from rich.table import Table
 
 from mmmlab.cli_console import console, error, fmt
+from mmmlab.cli_options import setting_option
 from mmmlab.cli_synth import sbc, simulate_world, synth
+from mmmlab.inference.settings import SEED, SamplerSettings
+
+SETTING = SamplerSettings.model_fields
+DEFAULT = SamplerSettings()
 
 app = typer.Typer(
     add_completion=False,
@@ -95,12 +100,6 @@ def _load_data(
     return read_dataset(data, column_map, fill_missing_spend=fill_missing_spend)
 
 
-def _open_unit(value: float) -> float:
-    if not 0 < value < 1:
-        raise typer.BadParameter(f"{value} is not in the range 0 < x < 1.")
-    return value
-
-
 @app.command()
 def fit(
     data: Annotated[
@@ -144,13 +143,13 @@ def fit(
     method: Annotated[
         str, typer.Option(help="nuts (full posterior) | map (posterior mode) | svi (approximate)")
     ] = "nuts",
-    seed: Annotated[int, typer.Option(min=0, help="Random seed (0 or more)")] = 0,
-    warmup: Annotated[int, typer.Option(min=1, help="Warmup iterations per chain")] = 1000,
-    samples: Annotated[int, typer.Option(min=1, help="Draws kept per chain")] = 1000,
-    chains: Annotated[int, typer.Option(min=1, help="NUTS chains (2 or more for R-hat)")] = 2,
+    seed: Annotated[int, setting_option(SEED)] = SEED.default,
+    warmup: Annotated[int, setting_option(SETTING["num_warmup"])] = DEFAULT.num_warmup,
+    samples: Annotated[int, setting_option(SETTING["num_samples"])] = DEFAULT.num_samples,
+    chains: Annotated[int, setting_option(SETTING["num_chains"])] = DEFAULT.num_chains,
     target_accept: Annotated[
-        float, typer.Option(callback=_open_unit, help="NUTS target acceptance, in (0, 1)")
-    ] = 0.85,
+        float, setting_option(SETTING["target_accept"])
+    ] = DEFAULT.target_accept,
     progress: bool = True,
 ) -> None:
     """Fit the Bayesian MMM and write summary, tables and plots to OUT."""

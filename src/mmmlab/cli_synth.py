@@ -9,6 +9,11 @@ import typer
 from rich.table import Table
 
 from mmmlab.cli_console import console, error
+from mmmlab.cli_options import setting_option
+from mmmlab.inference.calibration import SBC_SETTINGS
+from mmmlab.inference.settings import SEED, SamplerSettings
+
+SETTING = SamplerSettings.model_fields
 
 
 def simulate_world(name: str, seed: int):
@@ -73,10 +78,10 @@ def sbc(
         str, typer.Option(help="Design the simulations share: 'example' or a built-in world")
     ] = "example",
     n: Annotated[int, typer.Option("--n", min=1, help="Number of simulations")] = 100,
-    seed: Annotated[int, typer.Option(min=0)] = 0,
-    warmup: Annotated[int, typer.Option(min=1)] = 500,
-    samples: Annotated[int, typer.Option(min=1)] = 500,
-    chains: Annotated[int, typer.Option(min=1)] = 2,
+    seed: Annotated[int, setting_option(SEED)] = SEED.default,
+    warmup: Annotated[int, setting_option(SETTING["num_warmup"])] = SBC_SETTINGS.num_warmup,
+    samples: Annotated[int, setting_option(SETTING["num_samples"])] = SBC_SETTINGS.num_samples,
+    chains: Annotated[int, setting_option(SETTING["num_chains"])] = SBC_SETTINGS.num_chains,
     draws: Annotated[int, typer.Option(min=1, help="Posterior draws ranked against (L)")] = 99,
     bins: Annotated[int, typer.Option(min=1, help="Rank histogram bins; must divide L + 1")] = 20,
     out: Annotated[Path, typer.Option(help="Output directory")] = Path("runs/sbc"),
