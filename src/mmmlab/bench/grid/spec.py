@@ -10,6 +10,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mmmlab.inference.settings import SamplerSettings
+
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -111,17 +113,19 @@ class SplitSpec(BaseModel):
 
 
 class InferenceSpec(BaseModel):
-    """How each cell is fitted."""
+    """How each cell is fitted: the method, and the sampler settings a spec may set, each
+    with the default, range and meaning `SamplerSettings` declares (`dense_mass` and
+    `num_starts` None: the backend's default)."""
 
     model_config = _STRICT
     method: Literal["nuts", "map", "svi"] = "nuts"
-    num_warmup: int = Field(1000, ge=1)
-    num_samples: int = Field(1000, ge=1)
-    num_chains: int = Field(2, ge=1)
-    target_accept: float = Field(0.85, gt=0, lt=1)
-    max_tree_depth: int = Field(10, ge=1, le=15)
-    dense_mass: bool | None = None  # None: the backend's default
-    num_starts: int | None = Field(None, ge=1)  # optimised starts; None: the backend's default
+    num_warmup: int = SamplerSettings.model_fields["num_warmup"]
+    num_samples: int = SamplerSettings.model_fields["num_samples"]
+    num_chains: int = SamplerSettings.model_fields["num_chains"]
+    target_accept: float = SamplerSettings.model_fields["target_accept"]
+    max_tree_depth: int = SamplerSettings.model_fields["max_tree_depth"]
+    dense_mass: bool | None = SamplerSettings.model_fields["dense_mass"]
+    num_starts: int | None = SamplerSettings.model_fields["num_starts"]
 
 
 class ConvergenceSpec(BaseModel):
