@@ -7,14 +7,17 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 import yaml
 
+from mmmlab.bench.grid.cells import expand
 from mmmlab.bench.grid.spec import parse_spec
 from mmmlab.bench.results.store import Store
 from mmmlab.bench.run.executor import Task
 from mmmlab.bench.run.isolated import peer_python, run_isolated
+from mmmlab.bench.run.job import CellJob
 from mmmlab.bench.run.local import LocalExecutor
 from mmmlab.bench.run.resources import GIB, PeakMemory, output_gib, tree_rss
 from mmmlab.bench.run.runner import run_benchmark
@@ -74,53 +77,34 @@ def test_a_posterior_too_big_for_the_budget_is_skipped_before_it_fits(tmp_path):
     assert f"{need:.1f} GiB" in reason
 
 
-def _payload(**inference) -> dict:
-    return {
+def _job(python: str = sys.executable, **params) -> CellJob:
+    """A small MAP cell of small_business, to run under `python`."""
+    spec = {
         "name": "iso",
-        "dataset": {
-            "name": "small_business",
-            "preset": "small_business",
-            "world": {},
-            "data_seed": None,
-            "file": None,
-            "columns": None,
-            "organisation": None,
-            "sum_channels": False,
-            "frequency": None,
-            "lift_tests": None,
-        },
-        "backend": "mmmlab",
-        "params": {"saturation": "hill", "yearly_seasonality": 1},
-        "split": {"train": 0.8, "validation": 0.0},
-        "inference": {"method": "map", "num_samples": 50, **inference},
-        "data": {},
-        "data_base": {},
-        "seed": 0,
-        "cell_seed": 3,
+        "datasets": [{"preset": "small_business"}],
+        "models": [{"name": "m", "params": {"saturation": "hill", "yearly_seasonality": 1}}],
+        "inference": {"method": "map", "num_samples": 50},
         "metrics": ["predictive", "fit", "recovery", "cost"],
-        "convergence": {"rhat": 1.01, "ess_bulk": 400},
-        "artifacts": None,
-        "save_posterior": False,
-        "memory_gb": None,
-        "python": sys.executable,
     }
+    cell = expand(parse_spec(spec))[0]
+    return CellJob(replace(cell, params=cell.params | params), None, python)
 
 
 def test_a_cell_runs_under_another_interpreter_and_its_metrics_come_back():
-    out = run_isolated(_payload())
-    assert out["skipped"] is None
-    metrics = {(m, k): v for m, k, v in out["metrics"]}
+    out = run_isolated(_job())
+    assert out.skipped is None and len(out.data_fingerprint) == 16
+    metrics = {(m, k): v for m, k, v in out.metrics}
     assert 0 < metrics[("r2_train", "")] <= 1
     assert 0 < metrics[("durbin_watson_train", "")] < 4
     assert ("roas_cover90", "search_ads") in metrics
-    assert not any(m == "peak_memory_gb" for m, _, _ in out["metrics"])  # the caller adds it
+    assert not any(m == "peak_memory_gb" for m, _, _ in out.metrics)  # the caller adds it
 
 
 def test_an_isolated_cell_that_fails_or_cannot_start_says_why():
     with pytest.raises(RuntimeError, match="no_such_site|not a valid ModelConfig"):
-        run_isolated(_payload() | {"params": {"no_such_site": 1}})
+        run_isolated(_job(no_such_site=1))
     with pytest.raises(RuntimeError, match="cannot start the interpreter"):
-        run_isolated(_payload() | {"python": "/nonexistent/bin/python"})
+        run_isolated(_job("/nonexistent/bin/python"))
 
 
 def test_peer_interpreters_are_chosen_by_env_then_install_then_venv(monkeypatch, tmp_path):

@@ -90,11 +90,11 @@ def test_one_at_a_time_and_cartesian_variants():
         "likelihood": ["normal", "student_t"],
     }
     one = expand(parse_spec(BASE | {"seeds": 1, "variants": {"dimensions": dims}}))
-    labels = sorted({c.variant.label for c in one})
+    labels = sorted({c.variant for c in one})
     assert len(labels) == 1 + 2 + 1  # base, two other adstocks, the other likelihood
     assert "adstock=geometric,likelihood=normal" in labels
     cart = parse_spec(BASE | {"seeds": 1, "variants": {"mode": "cartesian", "dimensions": dims}})
-    assert len({c.variant.label for c in expand(cart)}) == 6
+    assert len({c.variant for c in expand(cart)}) == 6
     capped = parse_spec(
         BASE | {"variants": {"mode": "cartesian", "max_combinations": 5, "dimensions": dims}}
     )
@@ -118,8 +118,8 @@ def test_mapping_variants_override_split_and_inference():
         }
     )
     cells = [c for c in expand(spec) if c.model == "m"]
-    assert [c.variant.label for c in cells] == ["window=80/20", "window=70/15/15"]
-    assert dict(cells[1].variant.split) == {"train": 0.7, "validation": 0.15}
+    assert [c.variant for c in cells] == ["window=80/20", "window=70/15/15"]
+    assert cells[1].split == {"train": 0.7, "validation": 0.15}
 
 
 def test_preset_parameter_grid_and_file_groups(tmp_path):
@@ -225,3 +225,34 @@ def test_dry_run_refuses_a_bad_spec_naming_the_spec_file(tmp_path):
         flat = " ".join(result.output.split())
         assert result.exit_code == 2 and flat.startswith(f"error: {path}: "), flat
         assert message in flat, flat
+
+
+# The built-in suites' hashes: a run directory of one is resumed only under the same hash, so a
+# change here would strand every existing run of the suite (their paths are not machine-bound).
+SUITE_HASHES = {
+    "quick": "912ac34898701b2a",
+    "hill-mixture": "e61d0e34f4e7a799",
+    "param-recovery": "c255a36a3c487235",
+}
+
+
+def test_the_built_in_suites_keep_their_spec_hashes():
+    from mmmlab.cli_bench import _spec_source
+
+    assert {name: spec_hash(_spec_source(name)[0]) for name in SUITE_HASHES} == SUITE_HASHES
+
+
+def test_metric_groups_and_dataset_kinds_come_from_their_registries():
+    from mmmlab.bench.grid.sources.registry import DATASET_KINDS
+    from mmmlab.bench.grid.spec import SOURCES
+    from mmmlab.bench.score.groups import METRIC_GROUPS
+
+    assert parse_spec(BASE).metrics == list(METRIC_GROUPS)  # every group by default
+    with pytest.raises(SpecError, match=r"metrics: \['lo'\] are not metric groups; choose"):
+        parse_spec(BASE | {"metrics": ["predictive", "lo"]})
+    assert set(DATASET_KINDS) == set(SOURCES)
+    assert {k for k, kind in DATASET_KINDS.items() if kind.reads_files} == {
+        "file",
+        "files",
+        "conjura",
+    }

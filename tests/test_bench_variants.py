@@ -3,6 +3,8 @@ value that cannot apply or would change nothing is skipped with the reason — n
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +18,6 @@ from mmmlab.bench.grid.variants import (
     exposure_channels,
     split_option,
 )
-from mmmlab.bench.run.cell import payload_of
 from mmmlab.bench.run.fit_cell import fit_inputs
 from mmmlab.data import ColumnMap, read_dataset
 
@@ -90,13 +91,13 @@ DIMENSIONS = {
 }
 
 
-def _fitted(payload: dict) -> tuple:
+def _fitted(cell) -> tuple:
     """What a cell fits: the training data's content and the model's structure."""
     from mmmlab.models import ModelConfig
     from mmmlab.models.mmm import bind
 
-    (train, validation, _), _ = fit_inputs(payload)
-    structure = bind(train, ModelConfig(**payload["params"]))[1]
+    (train, validation, _), _ = fit_inputs(cell)
+    structure = bind(train, ModelConfig(**cell.params))[1]
     n_val = 0 if validation is None else validation.n_time
     return train.fingerprint, structure.key, n_val
 
@@ -106,7 +107,7 @@ def test_every_value_of_a_dimension_changes_what_is_fitted(daily_file, dimension
     spec = parse_spec(_spec(daily_file, {dimension: DIMENSIONS[dimension]}))
     cells = expand(spec)
     assert len(cells) == len(DIMENSIONS[dimension])
-    fitted = [_fitted(payload_of(c, spec, None)) for c in cells]
+    fitted = [_fitted(c) for c in cells]
     assert len(set(fitted)) == len(fitted), f"a {dimension} value changed nothing: {fitted}"
 
 
@@ -162,14 +163,16 @@ def test_a_variant_that_cannot_apply_or_changes_nothing_is_skipped(daily_file, d
     )
     cells = expand(spec)
     with pytest.raises(NotApplicable, match="no exposure"):
-        fit_inputs(payload_of(cells[1], spec, None))
+        fit_inputs(cells[1])
     # Data already weekly: the "weekly" value equals the base "daily"-less data -> skipped.
     spec = parse_spec(_spec(daily_file, {"time_aggregation": ["daily", "weekly"]}))
-    payload = payload_of(expand(spec)[1], spec, None)
-    payload["data_base"] = {"time_aggregation": "weekly"}
-    payload["data"] = {"time_aggregation": "weekly", "media_variable": "spend_to_exposure"}
+    cell = replace(
+        expand(spec)[1],
+        data_base={"time_aggregation": "weekly"},
+        data={"time_aggregation": "weekly", "media_variable": "spend_to_exposure"},
+    )
     with pytest.raises(NotApplicable, match="unchanged"):
-        fit_inputs(payload)
+        fit_inputs(cell)
 
 
 def test_bad_dimension_values_are_spec_errors_naming_the_dimension(daily_file):
@@ -201,4 +204,4 @@ def test_cartesian_mode_combines_data_model_and_split_dimensions(daily_file):
     )
     variants = expand_variants(spec)
     assert len(variants) == 8
-    assert len({(v.model, v.split, v.data) for v in variants}) == 8
+    assert len({repr((v.model, v.split, v.data)) for v in variants}) == 8

@@ -269,22 +269,25 @@ def test_data_dependent_errors_name_the_problem(world):
 
 
 def test_the_benchmark_scores_a_ridge_cell_without_metric_clashes(fitted, world):
-    from mmmlab.bench.score.scores import score
+    from mmmlab.bench.score.fitted import FittedCell
+    from mmmlab.bench.score.groups import score_cell
 
     _, (train, validation, test) = world
     _, truth = mmmlab.simulate("small_business", 0)
-    payload = {
-        "metrics": ["predictive", "robyn", "convergence", "cost", "loo", "channels", "recovery"],
-        "cell_seed": 0,
-        "convergence": {"rhat": 1.01, "ess_bulk": 400},
-        "artifacts": None,
-        "dataset": {"lift_tests": "from_truth"},
-    }
-    windows = {"train": train, "validation": validation, "test": test}
-    scored = score(fitted, windows, truth, payload)
+    cell = FittedCell(
+        fit=fitted,
+        capabilities=get_backend("ridge").capabilities,
+        windows={"train": train, "validation": validation, "test": test},
+        truth=truth,
+        cell_seed=0,
+        convergence={"rhat": 1.01, "ess_bulk": 400},
+        lift_tests="from_truth",
+    )
+    groups = ["predictive", "robyn", "convergence", "cost", "loo", "channels", "recovery", "fit"]
+    scored = score_cell(cell, groups)
     pairs = [(m, k) for m, k, _ in scored] + [(m, k) for m, k, _ in fitted.extra_metrics()]
     assert len(pairs) == len(set(pairs))
-    assert {"adjusted_r2_test", "mape_lift"} <= {m for m, _, _ in scored}
+    assert {"adjusted_r2_test", "mape_lift", "r2_test", "srmse_test"} <= {m for m, _, _ in scored}
 
 
 def test_immediate_contributions_leave_out_the_carryover(fitted, world):

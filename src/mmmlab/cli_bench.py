@@ -132,7 +132,7 @@ def run(
         for c in cells:
             table.add_row(
                 escape(c.name),
-                escape(c.variant.label) or "–",
+                escape(c.variant) or "–",
                 str(c.seed),
                 str(c.cell_seed),
                 "yes" if c.name in excluded else "–",

@@ -11,6 +11,7 @@ import yaml
 pytest.importorskip("meridian")
 
 import mmmlab  # noqa: E402
+from backend_contract import conforms  # noqa: E402  (tests/ is on sys.path)
 from mmmlab.backends import Incompatible, check_params, get_backend  # noqa: E402
 from mmmlab.bench.grid.spec import parse_spec  # noqa: E402
 from mmmlab.bench.run.runner import run_benchmark  # noqa: E402
@@ -117,3 +118,9 @@ def test_the_benchmark_engine_runs_meridian_beside_mmmlab(tmp_path):
     }
     result = run_benchmark(parse_spec(spec), yaml.safe_dump(spec), tmp_path / "run", workers=1)
     assert result.counts["done"] == 2, result.counts
+
+
+def test_meridian_honours_the_backend_contract(tmp_path):
+    """The contract every backend meets (tests/backend_contract.py), as the in-process ones do."""
+    dataset, truth = mmmlab.simulate("small_business", 0)
+    conforms("meridian", dataset, truth, {}, TINY, tmp_path)

@@ -17,6 +17,7 @@ pytest.importorskip("pymc_marketing")
 import pymc as pm  # noqa: E402
 
 import mmmlab  # noqa: E402
+from backend_contract import conforms  # noqa: E402  (tests/ is on sys.path)
 from mmmlab.backends import check_params, get_backend  # noqa: E402
 from mmmlab.backends.peers.pymc_marketing import (  # noqa: E402
     SAMPLERS,
@@ -228,3 +229,9 @@ def test_a_benchmark_with_mmmlab_and_pymc_marketing_finishes(tmp_path):
         wide = store.metric_table()
     for column in ("max_rhat", "compile_s", "sample_s", "elpd_loo", "test_rmse"):
         assert np.isfinite(wide[column].astype(float)).all(), column
+
+
+def test_pymc_marketing_honours_the_backend_contract(tmp_path):
+    """The contract every backend meets (tests/backend_contract.py), as the in-process ones do."""
+    dataset, truth = mmmlab.simulate("small_business", 0)
+    conforms("pymc-marketing", dataset, truth, {"sampler": "pymc"}, TINY, tmp_path)

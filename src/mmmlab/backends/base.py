@@ -4,7 +4,7 @@ A `Backend` checks its parameters, fits a training window and returns a `Backend
 benchmark reads predictive draws, expectations, diagnostics and what the backend's
 `Capabilities` declare (contributions, log-likelihood, parameters, ...) from it and nothing
 else. A capability a backend declares is a method its fits have; one it does not declare is
-never asked for (the conformance test, tests/test_backend_conformance.py, holds both).
+never asked for (the contract test, tests/backend_contract.py, holds both).
 """
 
 from __future__ import annotations

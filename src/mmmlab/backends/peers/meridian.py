@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from mmmlab.backends.base import Incompatible
+from mmmlab.backends.base import Capabilities, Environment, Incompatible
 from mmmlab.data import Dataset
 from mmmlab.inference.diagnostics import Diagnostics, convergence
 
@@ -262,6 +262,11 @@ class MeridianBackend:
     (mmmlab's optimised starts) does not apply and is ignored."""
 
     name = "meridian"
+    capabilities = Capabilities(environment=Environment(extra="meridian", module="meridian"))
+
+    def check_params(self, params: dict[str, Any]) -> None:
+        """Raise ValueError naming each unknown or bad key of `params`."""
+        validate_params(params)
 
     def fit(
         self, train: Dataset, params: dict[str, Any], seed: int, inference: dict[str, Any]

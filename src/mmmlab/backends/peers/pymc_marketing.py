@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
-from mmmlab.backends.base import Incompatible
+from mmmlab.backends.base import Capabilities, Environment, Incompatible
 from mmmlab.data import Dataset
 from mmmlab.inference.diagnostics import Diagnostics, bfmi, convergence
 
@@ -405,6 +405,13 @@ class PymcMarketingBackend:
     0.9) are used, the samplers' own maximum tree depth (10) applies."""
 
     name = "pymc-marketing"
+    capabilities = Capabilities(
+        n_features=True, environment=Environment(extra="pymc", module="pymc_marketing")
+    )
+
+    def check_params(self, params: dict[str, Any]) -> None:
+        """Raise ValueError naming each unknown or bad key of `params`."""
+        validate_params(params)
 
     def fit(
         self, train: Dataset, params: dict[str, Any], seed: int, inference: dict[str, Any]

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mmmlab.backends.base import Capabilities
 from mmmlab.backends.ridge.design import (
     HyperparameterSpace,
     RidgeDesign,
@@ -128,6 +129,13 @@ class RidgeBackend:
     """Robyn-style ridge regression with a Nevergrad multi-objective search."""
 
     name = "ridge"
+    capabilities = Capabilities(
+        immediate_contributions=True, n_features=True, extra_metrics=True, pareto=True
+    )
+
+    def check_params(self, params: dict[str, Any]) -> None:
+        """Raise ValueError naming each bad key of `params` (see the module docstring)."""
+        validate_params(params)
 
     def fit(
         self, train: Dataset, params: dict[str, Any], seed: int, inference: dict[str, Any]

@@ -1,56 +1,73 @@
-"""The grid: every (dataset, model, variant, seed) cell of a spec, with a canonical name and a
-seed hashed from that name."""
+"""The grid: every (dataset, model, variant, seed) cell of a spec as a typed, frozen `Cell`
+that carries everything its worker needs, with a canonical name and a seed hashed from it."""
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import itertools
-from pathlib import Path
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import ValidationError
 
-from mmmlab.bench.grid.sources import check_sources
-from mmmlab.bench.grid.spec import BenchSpec, DatasetSpec, SpecError, schema_problems, unscorable
+from mmmlab.bench.grid.sources.registry import check_sources, expand_datasets
+from mmmlab.bench.grid.sources.source import DataSource
+from mmmlab.bench.grid.spec import (
+    BenchSpec,
+    SpecError,
+    canonical,
+    schema_problems,
+    unscorable,
+    value_label,
+)
 from mmmlab.bench.grid.variants import DATA_DIMENSIONS, data_option, split_option
 
 
-class DatasetRef(NamedTuple):
-    """One concrete dataset of the grid: a preset (with world overrides) or a file."""
-
-    name: str
-    preset: str | None = None
-    world: tuple[tuple[str, Any], ...] = ()
-    data_seed: int | None = None
-    file: str | None = None
-    columns: str | tuple[tuple[str, Any], ...] | None = None
-    organisation: str | None = None
-    sum_channels: bool = False
-    frequency: str | None = None
-    lift_tests: Any = None  # "from_truth" or a tuple of frozen test mappings
-
-
-class Variant(NamedTuple):
-    """One configuration: its label in cell names ('' for the base) and its overrides."""
+@dataclass(frozen=True)
+class Variant:
+    """One configuration: its label in cell names ('' for the base) and its overrides of the
+    model's parameters, the split, the inference settings and the data (`grid.variants`)."""
 
     label: str
-    model: tuple[tuple[str, Any], ...] = ()
-    split: tuple[tuple[str, Any], ...] = ()
-    inference: tuple[tuple[str, Any], ...] = ()
-    data: tuple[tuple[str, Any], ...] = ()  # data dimensions (`bench.variants`)
+    model: dict[str, Any] = field(default_factory=dict)
+    split: dict[str, Any] = field(default_factory=dict)
+    inference: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
-class Cell(NamedTuple):
-    """One unit of work. `name` is the CLI filter, store key and row id; `cell_seed` is a
-    hash of the name (never the clock)."""
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work, with everything its worker needs (it pickles for local processes,
+    Ray and peer interpreters alike). Never changed once made.
+
+    name : ``dataset/model[variant]/seed=N``: the CLI filter, store key and row id
+    dataset : the concrete dataset (`grid.sources`)
+    model, variant : the model's name in the spec; the variant's label ('' for the base)
+    seed : the grid seed (simulated worlds are drawn with it); cell_seed : a hash of the name
+    backend, params : the engine and its parameters (the model's, the variant's over them)
+    split : train and validation fractions; inference : how the backend fits
+    data, data_base : this variant's data dimensions and the base configuration's, so a
+        variant that leaves the data as the base has them is caught
+    metrics : the metric groups to score; convergence : the ``rhat`` / ``ess_bulk`` thresholds
+    save_posterior, memory_gb : keep the posterior; the cell's memory budget (GiB)
+    """
 
     name: str
-    dataset: DatasetRef
+    dataset: DataSource
     model: str
-    variant: Variant
+    variant: str
     seed: int
     cell_seed: int
+    backend: str
+    params: dict[str, Any]
+    split: dict[str, float]
+    inference: dict[str, Any]
+    data: dict[str, Any]
+    data_base: dict[str, Any]
+    metrics: tuple[str, ...]
+    convergence: dict[str, float]
+    save_posterior: bool = False
+    memory_gb: float | None = None
 
 
 def cell_name(dataset: str, model: str, variant: str, seed: int) -> str:
@@ -62,93 +79,6 @@ def cell_name(dataset: str, model: str, variant: str, seed: int) -> str:
 def seed_of(name: str) -> int:
     """A 31-bit seed from the cell name."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") & 0x7FFFFFFF
-
-
-MAPPING = "\x00mapping"  # tags a frozen nested mapping (so {} and [] stay apart)
-
-
-def _frozen(mapping: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
-    def freeze(v: Any) -> Any:
-        if isinstance(v, dict):
-            return (MAPPING,) + tuple(sorted((k, freeze(x)) for k, x in v.items()))
-        if isinstance(v, list):
-            return tuple(freeze(x) for x in v)
-        return v
-
-    return tuple(sorted((k, freeze(v)) for k, v in mapping.items()))
-
-
-def thaw(pairs: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
-    """Back from the hashable form to plain dicts and lists."""
-
-    def back(v: Any) -> Any:
-        if isinstance(v, tuple) and v[:1] == (MAPPING,):
-            return {k: back(x) for k, x in v[1:]}
-        if isinstance(v, tuple):
-            return [back(x) for x in v]
-        return v
-
-    return {k: back(v) for k, v in pairs}
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def expand_datasets(d: DatasetSpec) -> list[DatasetRef]:
-    """The concrete datasets of one dataset entry (preset grid or file group)."""
-    tests = d.lift_tests
-    if isinstance(tests, list):
-        tests = tuple(_frozen(t) for t in tests)
-    return [ref._replace(lift_tests=tests) for ref in _expand_datasets(d)]
-
-
-def _expand_datasets(d: DatasetSpec) -> list[DatasetRef]:
-    columns = _frozen(d.columns) if isinstance(d.columns, dict) else d.columns
-    if d.conjura is not None:
-        from mmmlab.data.conjura import organisations
-
-        ids = organisations(d.conjura)["organisation_id"].astype(str).tolist()
-        ids = ids[: d.n_organisations] if d.n_organisations else ids
-        prefix = f"{d.name}:" if d.name else ""
-        return [
-            DatasetRef(f"{prefix}org_{i}", file=d.conjura, organisation=i, sum_channels=True)
-            for i in ids
-        ]
-    if d.preset is not None:
-        keys = sorted(d.params)
-        out = []
-        for combo in itertools.product(*(d.params[k] for k in keys)):
-            label = ",".join(f"{k}={_fmt(v)}" for k, v in zip(keys, combo, strict=True))
-            base = d.name or d.preset + ("_daily" if d.frequency == "daily" else "")
-            name = f"{base}({label})" if label else base
-            world = tuple(zip(keys, combo, strict=True))
-            out.append(
-                DatasetRef(
-                    name,
-                    preset=d.preset,
-                    world=world,
-                    data_seed=d.data_seed,
-                    sum_channels=d.sum_channels,
-                    frequency=d.frequency,
-                )
-            )
-        return out
-    if d.file is not None:
-        return [
-            DatasetRef(
-                d.name or Path(d.file).stem,
-                file=d.file,
-                columns=columns,
-                sum_channels=d.sum_channels,
-            )
-        ]
-    paths = sorted(glob.glob(d.files or ""))
-    prefix = f"{d.name}:" if d.name else ""
-    return [
-        DatasetRef(prefix + Path(p).stem, file=p, columns=columns, sum_channels=d.sum_channels)
-        for p in paths
-    ]
 
 
 def expand_variants(spec: BenchSpec) -> list[Variant]:
@@ -186,14 +116,14 @@ def expand_variants(spec: BenchSpec) -> list[Variant]:
             split |= sp
             inference |= inf
             data |= d
-        parts = (_frozen(model), _frozen(split), _frozen(inference), _frozen(data))
+        parts = (canonical(model), canonical(split), canonical(inference), canonical(data))
         out.append(Variant(label, *parts))
     return out
 
 
 def _option(dim: str, value: Any) -> tuple[str, dict, dict, dict, dict]:
     """(label, model, split, inference and data overrides) of one value. The data
-    dimensions and `split` are reserved names (`bench.variants`); any other dimension sets
+    dimensions and `split` are reserved names (`grid.variants`); any other dimension sets
     the model parameter it names."""
     if dim in DATA_DIMENSIONS:
         label, data = data_option(dim, value)
@@ -202,11 +132,13 @@ def _option(dim: str, value: Any) -> tuple[str, dict, dict, dict, dict]:
         label, split = split_option(value)
         return label, {}, split, {}, {}
     if not isinstance(value, dict):
-        return _fmt(value), {dim: value}, {}, {}, {}
+        return value_label(value), {dim: value}, {}, {}, {}
     value = dict(value)
     label = (
         str(value.pop("label", ""))
-        or ",".join(f"{k}={_fmt(v)}" for k, v in sorted(value.items()) if not isinstance(v, dict))
+        or ",".join(
+            f"{k}={value_label(v)}" for k, v in sorted(value.items()) if not isinstance(v, dict)
+        )
         or dim
     )
     split = value.pop("split", {}) or {}
@@ -246,7 +178,7 @@ def expand(spec: BenchSpec) -> list[Cell]:
     """Every cell, in grid order: dataset, then model, then variant, then seed. Sources and
     variants are checked first: a spec that would fail or misname cells raises `SpecError`."""
     check_sources(spec)
-    datasets = [ref for d in spec.datasets for ref in expand_datasets(d)]
+    datasets = [source for entry in spec.datasets for source in expand_datasets(entry)]
     names = [d.name for d in datasets]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -254,13 +186,34 @@ def expand(spec: BenchSpec) -> list[Cell]:
     variants = expand_variants(spec)
     _check_models(spec, variants)
     cells = []
-    for ref in datasets:
+    for source in datasets:
         for model in spec.models:
             for variant in variants:
                 for seed in spec.seed_list:
-                    name = cell_name(ref.name, model.name, variant.label, seed)
-                    cells.append(Cell(name, ref, model.name, variant, seed, seed_of(name)))
+                    name = cell_name(source.name, model.name, variant.label, seed)
+                    cells.append(_cell(spec, name, source, model, variant, variants[0], seed))
     return cells
+
+
+def _cell(spec, name, source, model, variant: Variant, base: Variant, seed: int) -> Cell:
+    return Cell(
+        name=name,
+        dataset=source,
+        model=model.name,
+        variant=variant.label,
+        seed=seed,
+        cell_seed=seed_of(name),
+        backend=model.backend,
+        params=model.params | canonical(variant.model),
+        split=spec.split.model_dump() | canonical(variant.split),
+        inference=spec.inference.model_dump() | canonical(variant.inference),
+        data=canonical(variant.data),
+        data_base=canonical(base.data),
+        metrics=tuple(spec.metrics),
+        convergence=spec.convergence.model_dump(),
+        save_posterior=spec.run.save_posterior,
+        memory_gb=spec.run.memory_gb,
+    )
 
 
 EXCLUDED = "excluded by the spec: "
@@ -282,16 +235,25 @@ def excluded_cells(spec: BenchSpec, cells: list[Cell]) -> dict[str, str]:
 
 
 def _check_models(spec: BenchSpec, variants: list[Variant]) -> None:
-    """Every model × variant must be a valid configuration of its backend: a misspelled
-    parameter or variant dimension is an error here, never a silent no-op."""
-    from mmmlab.backends import check_params
+    """Every model × variant must be a valid configuration of its backend, and the backend
+    must give what the spec's metric groups read: a misspelled parameter or variant dimension
+    is an error here, never a silent no-op."""
+    from mmmlab.backends import capabilities, check_params
+    from mmmlab.bench.score.groups import missing_capabilities
 
     for model in spec.models:
         for variant in variants:
             try:
-                check_params(model.backend, model.params | thaw(variant.model))
+                check_params(model.backend, model.params | canonical(variant.model))
             except ValueError as err:
                 where = f"models.{model.name}" + (
                     f" with variant [{variant.label}]" if variant.label else ""
                 )
                 raise SpecError(f"{where}: {err}") from None
+        missing = missing_capabilities(spec.metrics, capabilities(model.backend))
+        if missing:
+            lacking = sorted({c for needs in missing.values() for c in needs})
+            raise SpecError(
+                f"models.{model.name}: backend {model.backend!r} gives no {', '.join(lacking)}, "
+                f"which metric group(s) {', '.join(missing)} read; leave them out of metrics"
+            )

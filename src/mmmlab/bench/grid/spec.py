@@ -10,9 +10,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mmmlab.bench.score.groups import METRIC_GROUPS, needing_draws
 from mmmlab.inference.settings import SamplerSettings
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
+SOURCES = ("preset", "file", "files", "conjura")  # the keys that name a dataset's kind
 
 
 class DatasetSpec(BaseModel):
@@ -47,10 +49,9 @@ class DatasetSpec(BaseModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetSpec:
-        sources = ("preset", "file", "files", "conjura")
-        given = [k for k in sources if getattr(self, k) is not None]
+        given = [k for k in SOURCES if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of {', '.join(sources)} (got {given or 'none'})")
+            raise ValueError(f"give exactly one of {', '.join(SOURCES)} (got {given or 'none'})")
         if self.conjura is not None:
             return self
         if isinstance(self.lift_tests, list):
@@ -153,18 +154,6 @@ class RunSpec(BaseModel):
     save_posterior: bool = False
 
 
-METRIC_GROUPS = (
-    "predictive",
-    "loo",
-    "convergence",
-    "cost",
-    "robyn",
-    "channels",
-    "recovery",
-    "fit",
-)
-
-
 class Exclusion(BaseModel):
     """Cells the spec leaves out, and why: every model of `models` on every dataset of
     `datasets` (an empty list means all of them). They are stored as skipped with the reason,
@@ -203,7 +192,7 @@ class BenchSpec(BaseModel):
     split: SplitSpec = Field(default_factory=SplitSpec)
     inference: InferenceSpec = Field(default_factory=InferenceSpec)
     convergence: ConvergenceSpec = Field(default_factory=ConvergenceSpec)
-    metrics: list[Literal[METRIC_GROUPS]] = Field(default_factory=lambda: list(METRIC_GROUPS))
+    metrics: list[str] = Field(default_factory=lambda: list(METRIC_GROUPS))
     reference_model: str | None = None
     catastrophic: dict[str, tuple[Literal["<", ">"], float]] = Field(
         default_factory=lambda: {"elpd_loo": ("<", -2000.0)}
@@ -226,6 +215,16 @@ class BenchSpec(BaseModel):
         negative = sorted(s for s in value if s < 0)
         if negative:
             raise ValueError(f"{negative} are negative; seeds are 0 or more")
+        return value
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_groups(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in METRIC_GROUPS]
+        if unknown:
+            raise ValueError(
+                f"{unknown} are not metric groups; choose from {', '.join(METRIC_GROUPS)}"
+            )
         return value
 
     @model_validator(mode="after")
@@ -261,13 +260,30 @@ class BenchSpec(BaseModel):
 
 def unscorable(method: str, metrics: list[str]) -> str | None:
     """Why the metric groups `metrics` cannot score fits by `method`, or None when they can."""
-    if method == "map" and "loo" in metrics:
-        return (
-            "inference.method: 'map' gives one point estimate, and 'loo' in metrics needs "
-            "posterior draws, so every cell would fail; list the metrics without 'loo', or use "
-            "method nuts or svi"
-        )
-    return None
+    need = needing_draws(metrics)
+    if method != "map" or not need:
+        return None
+    names = ", ".join(repr(n) for n in need)
+    return (
+        f"inference.method: 'map' gives one point estimate, and {names} in metrics "
+        f"need{'s' if len(need) == 1 else ''} posterior draws, so every cell would fail; list "
+        f"the metrics without {names}, or use method nuts or svi"
+    )
+
+
+def value_label(value: Any) -> str:
+    """A spec value as cell names show it (floats as ``%g``)."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def canonical(value: Any) -> Any:
+    """A spec value in the one plain form every cell's settings take: mappings with sorted
+    keys and sequences as lists, all the way down."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [canonical(x) for x in value]
+    return value
 
 
 class SpecError(ValueError):

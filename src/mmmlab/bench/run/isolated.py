@@ -3,7 +3,7 @@
 PyMC-Marketing and Meridian pin versions that cannot share one environment with each other
 (Meridian needs ArviZ < 0.20 and pandas < 3) or with `make test`'s, so each lives in
 ``.venv-EXTRA`` (``make .venv-pymc/.installed``). A benchmark run from any environment fits a
-peer's cells with that environment's interpreter, in a child process of the worker: the payload
+peer's cells with that environment's interpreter, in a child process of the worker: the job
 goes in as a pickle file, the result comes back as one. The child ends with its worker, so the
 driver's time and memory budgets reach it too.
 
@@ -26,20 +26,23 @@ import tempfile
 import threading
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-# backend -> (extra, module that says the library is installed)
-PEER_EXTRAS = {"pymc-marketing": ("pymc", "pymc_marketing"), "meridian": ("meridian", "meridian")}
+from mmmlab.backends import capabilities
+from mmmlab.bench.run.job import CellJob, CellResult
+
 _ERROR_TAIL = 4000  # characters of a failed child's stderr kept in the cell's error
 _PR_SET_PDEATHSIG = 1
 
 
 def peer_python(backend: str) -> str | None:
-    """The interpreter to fit `backend`'s cells with, or None for this process."""
-    if backend not in PEER_EXTRAS:
+    """The interpreter to fit `backend`'s cells with, or None for this process: a backend
+    runs elsewhere when its `Capabilities` name an `Environment`."""
+    environment = capabilities(backend).environment
+    if environment is None:
         return None
-    extra, module = PEER_EXTRAS[backend]
+    extra, module = environment.extra, environment.module
     given = os.environ.get(f"MMMLAB_PYTHON_{extra.upper()}")
     if given:
         return None if given == "none" else given
@@ -53,15 +56,15 @@ def peer_python(backend: str) -> str | None:
     return None
 
 
-def run_isolated(payload: dict[str, Any]) -> dict[str, Any]:
-    """Run `payload` (a cell's) with ``payload["python"]``; return what `run_cell` returns.
+def run_isolated(job: CellJob) -> CellResult:
+    """Run `job` with ``job.python``; return what `run_cell` returns.
 
     Raises RuntimeError with the child's traceback (or its stderr's end) when the cell failed.
     """
-    python = payload["python"]
+    python = job.python
     with tempfile.TemporaryDirectory(prefix="mmmlab-cell-") as tmp:
-        src, dst = Path(tmp) / "payload.pkl", Path(tmp) / "result.pkl"
-        src.write_bytes(pickle.dumps(dict(payload, python=None)))
+        src, dst = Path(tmp) / "job.pkl", Path(tmp) / "result.pkl"
+        src.write_bytes(pickle.dumps(replace(job, python=None)))
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
         env.pop("VIRTUAL_ENV", None)
         try:
@@ -77,7 +80,7 @@ def run_isolated(payload: dict[str, Any]) -> dict[str, Any]:
             )
         except OSError as err:
             raise RuntimeError(
-                f"cannot start the interpreter {python} for backend {payload['backend']!r}: "
+                f"cannot start the interpreter {python} for backend {job.cell.backend!r}: "
                 f"{err}; rebuild its environment (e.g. make .venv-pymc/.installed)"
             ) from err
         if not dst.exists():

@@ -19,9 +19,10 @@ from mmmlab.bench.results.lock import hold
 from mmmlab.bench.results.records import write_record
 from mmmlab.bench.results.reference import compare_to_reference
 from mmmlab.bench.results.store import CellRow, Store
-from mmmlab.bench.run.cell import payload_of
 from mmmlab.bench.run.executor import Outcome, Task
 from mmmlab.bench.run.executors import make_executor
+from mmmlab.bench.run.isolated import peer_python
+from mmmlab.bench.run.job import CellJob
 from mmmlab.runtime import host_device_count
 
 WORKER = "mmmlab.bench.run.cell:run_cell"
@@ -82,7 +83,7 @@ def run_benchmark(
                 c.name,
                 c.dataset.name,
                 c.model,
-                c.variant.label,
+                c.variant,
                 c.seed,
                 c.cell_seed,
                 "pending",
@@ -98,7 +99,11 @@ def run_benchmark(
             store.reset(chosen, statuses=("failed",))
         wanted = by_name if chosen is None else set(chosen)
         pending = [n for n in store.pending() if n in wanted]
-        tasks = [Task(n, payload_of(by_name[n], spec, store.artifact_dir(n))) for n in pending]
+        python = {m.backend: peer_python(m.backend) for m in spec.models}
+        tasks = [
+            Task(n, CellJob(by_name[n], str(store.artifact_dir(n)), python[by_name[n].backend]))
+            for n in pending
+        ]
         n_workers = min(workers or spec.run.workers or os.cpu_count() or 1, max(len(tasks), 1))
         timeout = timeout_s if timeout_s is not None else spec.run.timeout_s
         runner = make_executor(
@@ -140,13 +145,13 @@ def run_benchmark(
 def _record(store: Store, outcome: Outcome, on_event, digest: str) -> None:
     """Store the outcome, then its record beside the cell's artifacts (`bench.records`)."""
     metrics = []
-    if outcome.status == "done" and outcome.result.get("skipped"):
-        reason = outcome.result["skipped"]
+    if outcome.status == "done" and outcome.result.skipped:
+        reason = outcome.result.skipped
         store.record_skipped(outcome.name, reason)
         if on_event:
             on_event("skipped", f"{outcome.name}: {reason}")
     elif outcome.status == "done":
-        metrics = outcome.result["metrics"]
+        metrics = outcome.result.metrics
         store.record_done(outcome.name, metrics, outcome.seconds)
     else:
         store.record_failed(outcome.name, outcome.error, outcome.seconds)

@@ -1,18 +1,16 @@
-"""A cell's fit scored against its world's answer key: contributions (per channel, and per
-channel × geo), ROAS and its 90% interval, and the parameters whose meaning every engine shares.
-
-Metrics come out in the store's long form ``(metric, key, value)``; per-element keys are
-``channel`` or ``channel|geo``, parameter elements ``name[channel]``.
+"""The ``recovery`` metric group: a cell's fit scored against its world's answer key:
+contributions (per channel, and per channel × geo), ROAS and its 90% interval, and the
+parameters whose meaning every engine shares. Per-element keys are ``channel`` or
+``channel|geo``, parameter elements ``name[channel]``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from mmmlab.bench.score.fitted import FittedCell, Metric, MetricGroup
 from mmmlab.data import Dataset
 from mmmlab.metrics.recovery import contribution_recovery, covers, parameter_recovery
-
-Metric = tuple[str, str, float]
 
 # Parameters scored across engines: their meaning does not depend on how an engine scales its
 # data. Geometric adstock decay (the share carried to the next period) and the Hill exponent.
@@ -101,3 +99,13 @@ def _parameters(parameters, truth, train: Dataset) -> list[Metric]:
             (f"{name}_cover90", "", float(np.mean(part.cover90))),
         ]
     return out
+
+
+def _recovery(cell: FittedCell) -> list[Metric]:
+    if cell.truth is None:
+        return []
+    params = cell.fit.parameters() if cell.capabilities.parameters else None
+    return recovery_metrics(cell.contributions, cell.roas, cell.train, cell.truth, params)
+
+
+RECOVERY = MetricGroup("recovery", cell=_recovery, needs=("contributions",))

@@ -6,9 +6,9 @@ paid channel over `TRUTH_WINDOW` periods in the middle of the training window, w
 the channel's true contribution over those periods (total scope). Dates label the start of
 each period, as Robyn's ``ds`` does.
 
-``total`` scope is scored on any backend from its contributions; ``immediate`` scope needs a
-backend that separates the immediate part (``immediate_contributions``, e.g. `ridge`); tests
-a backend cannot score are counted in ``lift_tests_unscored``, never scored as something else.
+``total`` scope is scored on any backend that gives contributions; ``immediate`` scope needs a
+backend that declares ``immediate_contributions`` (e.g. `ridge`); tests a backend cannot score
+are counted in ``lift_tests_unscored``, never scored as something else.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from mmmlab.bench.score.fitted import FittedCell, Metric
 from mmmlab.data import Dataset
 from mmmlab.data.dataset import FREQUENCIES
 from mmmlab.metrics.robyn import LiftTest, mape_lift, predicted_lift
@@ -26,12 +27,12 @@ TRUTH_WINDOW = 4  # periods per simulated lift test
 
 
 def lift_tests_for(value: Any, train: Dataset, truth) -> list[LiftTest]:
-    """The lift tests of a cell: parsed from the spec, or drawn from the truth."""
+    """The lift tests of a cell: the spec's, or drawn from the truth (none without one)."""
     if not value:
         return []
     if value == "from_truth":
         return [] if truth is None else tests_from_truth(train, truth)
-    return [LiftTest.from_dict(raw, f"datasets.lift_tests[{i}]") for i, raw in enumerate(value)]
+    return list(value)
 
 
 def tests_from_truth(train: Dataset, truth, periods: int = TRUTH_WINDOW) -> list[LiftTest]:
@@ -51,17 +52,23 @@ def tests_from_truth(train: Dataset, truth, periods: int = TRUTH_WINDOW) -> list
     ]
 
 
-def lift_metrics(result, train: Dataset, tests: list[LiftTest]) -> list[tuple[str, str, float]]:
+def lift_scores(cell: FittedCell) -> list[Metric]:
     """mape_lift (posterior mean of the predicted lifts against each test), per-test
-    predicted lifts, and how many tests this backend could not score."""
-    total = result.contributions(train).sum(axis=2).mean(axis=0)  # (T, C)
+    predicted lifts, and how many tests this backend could not score; nothing when the
+    cell's dataset has no lift tests."""
+    train = cell.train
+    tests = lift_tests_for(cell.lift_tests, train, cell.truth)
+    if not tests:
+        return []
+    caps = cell.capabilities
+    total = cell.contributions.sum(axis=2).mean(axis=0) if caps.contributions else None  # (T, C)
     immediate = None
-    if hasattr(result, "immediate_contributions"):
-        immediate = result.immediate_contributions(train).sum(axis=2).mean(axis=0)
+    if caps.immediate_contributions:
+        immediate = cell.fit.immediate_contributions(train).sum(axis=2).mean(axis=0)
     days = FREQUENCIES[train.frequency]
     scored, predicted, out = [], [], []
     for i, test in enumerate(tests):
-        if test.scope == "immediate" and immediate is None:
+        if total is None or (test.scope == "immediate" and immediate is None):
             continue
         parts = immediate if immediate is not None else total
         lift = predicted_lift(test, train.dates, parts, total, train.channels, days)
