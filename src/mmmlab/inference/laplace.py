@@ -1,6 +1,6 @@
 """The Laplace approximation at a mode: the potential's Hessian by batched central differences
 of its gradient, its eigen-decomposition, start jitter scales and an inverse mass matrix for
-NUTS (`inference.nuts` starts chains from it)."""
+NUTS (`inference.starts` starts chains from it)."""
 
 from __future__ import annotations
 
