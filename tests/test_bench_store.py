@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import threading
 from dataclasses import replace
 
@@ -13,6 +14,7 @@ import pytest
 
 from mmmlab.bench.results.export import export
 from mmmlab.bench.results.runs import list_runs
+from mmmlab.bench.results.schema import SCHEMA_VERSION, CellKey
 from mmmlab.bench.results.store import CellRow, Store, StoreError, open_readonly
 
 SPEC = "name: tiny\ndatasets: [a, b]\n"
@@ -176,6 +178,74 @@ def test_reopen_with_another_spec_hash_raises(tmp_path):
     assert str(run) in str(info.value)
     Store.open(run, spec_hash="aaa111").close()  # the same spec resumes
     assert (run / "spec.yaml").read_text() == SPEC
+
+
+def test_the_same_spec_text_read_from_another_place_takes_its_new_hash_with_a_note(tmp_path):
+    """A spec moved or read by another path has another hash (its relative data paths resolve
+    anew) but the same text: the run goes on, saying so."""
+    run = tmp_path / "run"
+    Store.open(run, SPEC, spec_hash="aaa111").close()
+    with Store.open(run, SPEC, spec_hash="ccc333") as moved:
+        assert moved.meta()["spec_hash"] == "ccc333"
+        assert len(moved.notes) == 1 and "aaa111 is now ccc333" in moved.notes[0]
+    with Store.open(run, SPEC, spec_hash="ccc333") as again:
+        assert again.notes == []
+
+
+def test_finished_cells_are_keyed_by_code_and_data(store):
+    store.add_cells(grid(3))
+    a, b, c = names(3)
+    store.record_done(a, [("rmse", "", 1.0)], key=CellKey("0.1.0+src.aaa", "f" * 16))
+    store.record_failed(b, "boom", key=CellKey("0.1.0+src.aaa", None))
+    store.record_skipped(c, "no geos", key=CellKey("0.1.0+src.bbb", "e" * 16))
+    rows = store.cells_frame().set_index("name")
+    assert (
+        rows.loc[a, "code_version"] == "0.1.0+src.aaa"
+        and rows.loc[a, "data_fingerprint"] == "f" * 16
+    )
+    assert pd.isna(rows.loc[b, "data_fingerprint"]) and rows.loc[c, "code_version"].endswith("bbb")
+
+
+V1_CELLS = """CREATE TABLE cells (
+    name TEXT PRIMARY KEY, dataset TEXT, model TEXT, variant TEXT, seed INTEGER,
+    cell_seed INTEGER, status TEXT NOT NULL, attempts INTEGER DEFAULT 0, started REAL,
+    finished REAL, seconds REAL, error TEXT, skip_reason TEXT, worker TEXT, position INTEGER
+);
+CREATE TABLE metrics (
+    cell TEXT NOT NULL, metric TEXT NOT NULL, key TEXT NOT NULL DEFAULT '', value REAL,
+    PRIMARY KEY (cell, metric, key)
+);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"""
+
+
+def test_a_store_of_the_first_schema_is_migrated_with_a_note(tmp_path):
+    """A run directory from before cells were keyed by code and data: its cells keep their
+    results and gain empty keys; the note says how many finished cells that concerns."""
+    run = tmp_path / "old"
+    run.mkdir()
+    (run / "spec.yaml").write_text(SPEC)
+    conn = sqlite3.connect(run / "results.sqlite")
+    conn.executescript(V1_CELLS)
+    meta = {"created": "2026-01-01T00:00:00+00:00", "name": "tiny", "schema_version": "1"}
+    conn.executemany("INSERT INTO meta VALUES (?, ?)", (meta | {"spec_hash": "aaa111"}).items())
+    conn.execute(
+        "INSERT INTO cells (name, dataset, model, variant, seed, cell_seed, status, attempts,"
+        " position) VALUES ('d0/m/seed=0', 'd0', 'm', '', 0, 7, 'done', 1, 0)"
+    )
+    conn.execute("INSERT INTO metrics VALUES ('d0/m/seed=0', 'rmse', '', 2.5)")
+    conn.commit()
+    conn.close()
+    with open_readonly(run) as monitor:  # reading never migrates
+        assert "code_version" not in monitor.cells_frame()
+    with Store.open(run, SPEC, spec_hash="aaa111") as store:
+        assert len(store.notes) == 1 and "schema 1 -> 2" in store.notes[0]
+        assert "the 1 finished cell(s) stored before carry neither" in store.notes[0]
+        assert store.meta()["schema_version"] == SCHEMA_VERSION == "2"
+        row = store.cell("d0/m/seed=0")
+        assert row["status"] == "done" and row["code_version"] is None
+        assert store.metrics_frame()["value"].tolist() == [2.5]
+    with Store.open(run, SPEC, spec_hash="aaa111") as store:
+        assert store.notes == []
 
 
 def test_running_cell_is_recovered_as_pending_on_reopen(tmp_path):

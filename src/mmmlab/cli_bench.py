@@ -91,6 +91,12 @@ def run(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Rerun only the failed cells")
     ] = False,
+    rerun_stale: Annotated[
+        bool,
+        typer.Option(
+            "--rerun-stale", help="Rerun finished cells that other code or changed data produced"
+        ),
+    ] = False,
     only: Annotated[
         str | None, typer.Option(help="Run only cells whose name contains this")
     ] = None,
@@ -153,7 +159,7 @@ def run(
             live.update(_counts_table(counts, total, eta))
 
         def on_event(kind: str, text: str) -> None:
-            colour = {"failed": "red", "skipped": "yellow"}.get(kind, "cyan")
+            colour = {"failed": "red", "skipped": "yellow", "stale": "yellow"}.get(kind, "cyan")
             live.console.print(f"[{colour}]{kind}:[/] {escape(text)}", soft_wrap=True)
 
         try:
@@ -167,6 +173,7 @@ def run(
                 timeout_s=timeout,
                 force=force,
                 retry_failed=retry_failed,
+                rerun_stale=rerun_stale,
                 only=only,
                 progress=progress,
                 on_event=on_event,

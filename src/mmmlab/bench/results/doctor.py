@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,8 @@ from mmmlab.bench.results.environment import package_version
 from mmmlab.bench.results.lock import hold
 from mmmlab.bench.results.records import RecordError, read_record
 from mmmlab.bench.results.reference import compare_to_reference
-from mmmlab.bench.results.store import SCHEMA_VERSION, Store, StoreError
+from mmmlab.bench.results.schema import SCHEMA, SCHEMA_VERSION, StoreError, connect, metric_rows
+from mmmlab.bench.results.store import Store
 
 
 @dataclass
@@ -92,10 +94,51 @@ def repair(run_dir: str | Path) -> Repair:
         meta = _meta(run_dir, spec, [r["spec_hash"] for r in found], out.moved)
         rows = sorted(found, key=lambda r: r["cell"].get("position") or 0)
         cells = [(r["cell"], r["metrics"]) for r in rows]
-        with Store.rebuild(run_dir, meta, cells) as store:
+        with rebuild_store(run_dir, meta, cells) as store:
             if spec.get("reference_model") and "loo" in spec.get("metrics", ["loo"]):
                 out.compared = compare_to_reference(store, spec["reference_model"])
         return out
+
+
+def rebuild_store(
+    run_dir: Path,
+    meta: dict[str, str],
+    cells: Iterable[tuple[dict, Iterable[tuple[str, str, float]]]],
+) -> Store:
+    """A new store in `run_dir`, whose own was moved aside: `meta`, and whole cells as their
+    records keep them (``(row, metrics)``: every column of the row).
+
+    It is built in a side file that becomes ``results.sqlite`` complete or not at all;
+    nothing else in `run_dir` is written. Returns it opened for writing.
+    """
+    db, side = run_dir / STORE_FILE, run_dir / f"{STORE_FILE}.rebuilding"
+    if db.exists():
+        raise StoreError(f"{db} exists; move it aside before rebuilding the store")
+    side.unlink(missing_ok=True)  # a rebuild that stopped half way
+    conn = connect(str(side))
+    try:
+        conn.executescript(SCHEMA)
+        known = {r[1] for r in conn.execute("PRAGMA table_info(cells)")}
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+        for row, metrics in cells:
+            if not set(row) <= known:
+                raise StoreError(f"cell {row.get('name')!r}: unknown columns in its row")
+            marks = ", ".join("?" * len(row))
+            conn.execute(
+                f"INSERT INTO cells ({', '.join(row)}) VALUES ({marks})", tuple(row.values())
+            )
+            conn.executemany(
+                "INSERT INTO metrics (cell, metric, key, value) VALUES (?, ?, ?, ?)",
+                metric_rows(row["name"], metrics),
+            )
+        conn.execute("COMMIT")
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.close()
+    os.replace(side, db)
+    return Store.open(run_dir)
 
 
 def _move_aside(run_dir: Path) -> list[Path]:

@@ -1,9 +1,11 @@
-"""What a benchmark ran on: Python, platform, CPUs, package versions, git commit, devices."""
+"""What a benchmark ran on: Python, platform, CPUs, package versions, git commit, devices;
+and the code version every finished cell is keyed by."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import importlib.metadata
 import os
 import platform
@@ -11,6 +13,7 @@ import subprocess
 import sys
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 
 def describe_environment() -> dict:
@@ -56,3 +59,17 @@ def package_version(package: str) -> str | None:
     with contextlib.suppress(importlib.metadata.PackageNotFoundError):
         return importlib.metadata.version(package)
     return None
+
+
+@functools.cache
+def code_version() -> str:
+    """mmmlab's version and a hash of its Python sources, e.g. ``0.1.0+src.1a2b3c4d5e6f``:
+    what a finished cell is keyed by besides its spec. The sources, not the git commit, so an
+    uncommitted edit counts and a commit of docs alone does not (environment.json keeps the
+    commit)."""
+    root = Path(__file__).resolve().parents[2]  # the mmmlab package
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return f"{package_version('mmmlab') or 'unknown'}+src.{digest.hexdigest()[:12]}"

@@ -6,14 +6,15 @@ Every record is one transaction, so a crash or Ctrl-C loses at most the cells in
 left ``running`` go back to ``pending`` when the store is opened again, and a rerun resumes.
 Monitors in other processes open the same file read-only (`open_readonly`) while the driver writes.
 A damaged file, or one empty or missing beside cell folders, raises `DamagedStore` (`bench.damage`)
-and is never reset; `Store.rebuild` makes a new one for `bench doctor`.
+and is never reset; `bench doctor` builds a new one (`doctor.rebuild_store`). Each finished
+cell is keyed by the code and data that produced it (`schema.CellKey`); a store of an older
+schema is migrated as it is opened for writing, with a note (`Store.notes`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 import os
 import re
 import sqlite3
@@ -36,31 +37,21 @@ from mmmlab.bench.results.damage import (
 )
 from mmmlab.bench.results.environment import describe_environment, package_version
 from mmmlab.bench.results.rows import CellRow
+from mmmlab.bench.results.schema import (
+    NO_KEY,
+    SCHEMA,
+    SCHEMA_VERSION,
+    STATUSES,
+    WAL,
+    CellKey,
+    StoreError,
+    connect,
+    metric_rows,
+    migrate,
+)
 from mmmlab.files import strict_json
 
-STATUSES = ("pending", "running", "done", "failed", "skipped")
-SCHEMA_VERSION = "1"
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS cells (
-    name TEXT PRIMARY KEY, dataset TEXT, model TEXT, variant TEXT, seed INTEGER,
-    cell_seed INTEGER,
-    status TEXT NOT NULL CHECK(status IN ({", ".join(repr(s) for s in STATUSES)})),
-    attempts INTEGER DEFAULT 0, started REAL, finished REAL, seconds REAL, error TEXT,
-    skip_reason TEXT, worker TEXT, position INTEGER
-);
-CREATE INDEX IF NOT EXISTS cells_status ON cells(status, position);
-CREATE TABLE IF NOT EXISTS metrics (
-    cell TEXT NOT NULL, metric TEXT NOT NULL, key TEXT NOT NULL DEFAULT '', value REAL,
-    PRIMARY KEY (cell, metric, key)
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-"""
-_WAL = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 _FLOATS = {"started": "float64", "finished": "float64", "seconds": "float64", "value": "float64"}
-
-
-class StoreError(ValueError):
-    """A run directory that cannot be used as asked (another spec, missing, read-only)."""
 
 
 class Store:
@@ -73,6 +64,8 @@ class Store:
         Opened for reading only (monitors); write methods raise `StoreError`.
     recovered : int
         Cells found ``running`` at open (a crash or Ctrl-C in flight), put back to ``pending``.
+    notes : list of str
+        What opening changed besides: a schema migrated, a spec hash taken over.
     """
 
     def __init__(self, run_dir: Path, conn: sqlite3.Connection, readonly: bool, db: Path):
@@ -80,6 +73,7 @@ class Store:
         self.db = db
         self.readonly = readonly
         self.recovered = 0
+        self.notes: list[str] = []
         self._conn = conn
         # The driver may record from an executor's callback thread: one lock per transaction.
         self._lock = threading.RLock()
@@ -112,7 +106,7 @@ class Store:
                     f"no benchmark run at {run_dir} (no results.sqlite there); "
                     "list the runs with `mmmlab bench list`"
                 )
-            store = cls(run_dir, _connect(f"{db.resolve().as_uri()}?mode=ro", True), True, db)
+            store = cls(run_dir, connect(f"{db.resolve().as_uri()}?mode=ro", True), True, db)
         else:
             if run_dir.exists() and not run_dir.is_dir():
                 raise StoreError(f"{run_dir} is a file, not a run directory; pass another --out")
@@ -120,54 +114,18 @@ class Store:
             if problem:
                 raise damaged(db, problem)
             (run_dir / "artifacts").mkdir(parents=True, exist_ok=True)
-            store = cls(run_dir, _connect(str(db)), False, db)
+            store = cls(run_dir, connect(str(db)), False, db)
             with named(db):
-                store._conn.executescript(_WAL + _SCHEMA)
+                store._conn.executescript(WAL + SCHEMA)
+                store.notes += filter(None, [migrate(store._conn, str(db))])
         try:
-            store._check_hash(spec_hash)
+            store._check_hash(spec_hash, spec_text)
             if not readonly:
                 store._init(spec_text, spec_hash, name)
         except BaseException:
             store.close()
             raise
         return store
-
-    @classmethod
-    def rebuild(
-        cls,
-        run_dir: str | Path,
-        meta: dict[str, str],
-        cells: Iterable[tuple[dict, Iterable[tuple[str, str, float]]]],
-    ) -> Store:
-        """A new store in `run_dir`, whose own was moved aside (`bench doctor`): `meta`, and
-        whole cells as their records keep them (``(row, metrics)``: every column of the row).
-
-        It is built in a side file that becomes ``results.sqlite`` complete or not at all;
-        nothing else in `run_dir` is written. Returns it opened for writing.
-        """
-        run_dir = Path(run_dir)
-        db, side = run_dir / STORE_FILE, run_dir / f"{STORE_FILE}.rebuilding"
-        if db.exists():
-            raise StoreError(f"{db} exists; move it aside before rebuilding the store")
-        side.unlink(missing_ok=True)  # a rebuild that stopped half way
-        store = cls(run_dir, _connect(str(side)), False, side)
-        with store:
-            store._conn.executescript(_SCHEMA)
-            with store._write() as conn:
-                known = {r[1] for r in conn.execute("PRAGMA table_info(cells)")}
-                conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-                for row, metrics in cells:
-                    if not set(row) <= known:
-                        raise StoreError(f"cell {row.get('name')!r}: unknown columns in its row")
-                    marks = ", ".join("?" * len(row))
-                    sql = f"INSERT INTO cells ({', '.join(row)}) VALUES ({marks})"
-                    conn.execute(sql, tuple(row.values()))
-                    conn.executemany(
-                        "INSERT INTO metrics (cell, metric, key, value) VALUES (?, ?, ?, ?)",
-                        _metric_rows(row["name"], metrics),
-                    )
-        os.replace(side, db)
-        return cls.open(run_dir)
 
     def _init(self, spec_text: str | None, spec_hash: str | None, name: str) -> None:
         meta = self.meta()
@@ -188,14 +146,27 @@ class Store:
             sql = "UPDATE cells SET status = 'pending', worker = NULL WHERE status = 'running'"
             self.recovered = conn.execute(sql).rowcount
 
-    def _check_hash(self, spec_hash: str | None) -> None:
+    def _check_hash(self, spec_hash: str | None, spec_text: str | None) -> None:
+        """Refuse another spec; the same spec text read from another place (its relative data
+        paths then resolve elsewhere, so the hash differs) takes over with a note."""
         stored = self.meta().get("spec_hash")
-        if spec_hash is not None and stored is not None and stored != spec_hash:
+        if spec_hash is None or stored is None or stored == spec_hash:
+            return
+        snapshot = self.run_dir / "spec.yaml"
+        same_text = snapshot.is_file() and snapshot.read_text(encoding="utf-8") == spec_text
+        if not same_text or self.readonly:
             raise StoreError(
                 f"run directory {self.run_dir} holds another spec (stored spec hash {stored}, "
                 f"this spec hash {spec_hash}); pass another --out directory, or move this one "
                 "away (its results stay in it) to start afresh here"
             )
+        with self._write() as conn:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'spec_hash'", (spec_hash,))
+        self.notes.append(
+            f"{snapshot} is this spec, read from another place (its data paths, relative to the "
+            f"spec file, resolve anew): the run's spec hash {stored} is now {spec_hash}; "
+            "finished cells keep their results, and a cell whose data changed is named below"
+        )
 
     def close(self) -> None:
         """Close the connection; safe to call twice."""
@@ -261,21 +232,26 @@ class Store:
             self._require(cur.rowcount, name)
 
     def record_done(
-        self, name: str, metrics: Iterable[tuple[str, str, float]], seconds: float | None = None
+        self,
+        name: str,
+        metrics: Iterable[tuple[str, str, float]],
+        seconds: float | None = None,
+        key: CellKey = NO_KEY,
     ) -> None:
         """Record cell `name` done with its metrics (replacing earlier ones), in one transaction.
 
         `metrics` holds ``(metric, key, value)``: key ``""`` for a cell-level metric, e.g. a channel
         name otherwise; NaN and None are stored as NULL and read back as NaN. `seconds` defaults to
-        the time since `mark_running`. An unknown cell, a value that is not a number or a (metric,
+        the time since `mark_running`; `key` is the code and data that produced the cell. An
+        unknown cell, a value that is not a number or a (metric,
         key) given twice raise `StoreError`, and the cell is left as it was.
         """
         with self._write() as conn:
-            self._finish(name, "done", None, seconds)
+            self._finish(name, "done", None, seconds, key)
             try:
                 conn.executemany(
                     "INSERT INTO metrics (cell, metric, key, value) VALUES (?, ?, ?, ?)",
-                    _metric_rows(name, metrics),
+                    metric_rows(name, metrics),
                 )
             except sqlite3.IntegrityError as err:
                 raise StoreError(
@@ -283,15 +259,17 @@ class Store:
                     "each metric and key must appear once per cell"
                 ) from err
 
-    def record_failed(self, name: str, error: str, seconds: float | None = None) -> None:
+    def record_failed(
+        self, name: str, error: str, seconds: float | None = None, key: CellKey = NO_KEY
+    ) -> None:
         """Record cell `name` failed with its whole error text; its metrics are deleted."""
         with self._write():
-            self._finish(name, "failed", str(error), seconds)
+            self._finish(name, "failed", str(error), seconds, key)
 
-    def record_skipped(self, name: str, reason: str) -> None:
+    def record_skipped(self, name: str, reason: str, key: CellKey = NO_KEY) -> None:
         """Record cell `name` skipped at run time (its backend cannot apply), with the reason."""
         with self._write() as conn:
-            self._finish(name, "skipped", None, None)
+            self._finish(name, "skipped", None, None, key)
             conn.execute("UPDATE cells SET skip_reason = ? WHERE name = ?", (reason, name))
 
     def apply_exclusions(self, excluded: dict[str, str], marker: str) -> tuple[int, int]:
@@ -324,20 +302,24 @@ class Store:
     def add_metrics(self, name: str, metrics: Iterable[tuple[str, str, float]]) -> None:
         """Add or replace some metrics of a finished cell (e.g. comparisons computed after the
         grid ran), in one transaction."""
-        rows = list(_metric_rows(name, metrics))
+        rows = list(metric_rows(name, metrics))
         with self._write() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO metrics (cell, metric, key, value) VALUES (?, ?, ?, ?)",
                 rows,
             )
 
-    def _finish(self, name: str, status: str, error: str | None, seconds: float | None) -> None:
-        """Within a `_write` transaction: set a final status and delete the cell's metrics."""
+    def _finish(
+        self, name: str, status: str, error: str | None, seconds: float | None, key: CellKey
+    ) -> None:
+        """Within a `_write` transaction: set a final status and the cell's key, and delete
+        the cell's metrics."""
         now, conn = time.time(), self._conn
         cur = conn.execute(
             "UPDATE cells SET status = ?, finished = ?, error = ?,"
-            " seconds = COALESCE(?, ? - started) WHERE name = ?",
-            (status, now, error, seconds, now, name),
+            " seconds = COALESCE(?, ? - started), code_version = ?, data_fingerprint = ?"
+            " WHERE name = ?",
+            (status, now, error, seconds, now, *key, name),
         )
         self._require(cur.rowcount, name)
         conn.execute("DELETE FROM metrics WHERE cell = ?", (name,))
@@ -438,25 +420,6 @@ class Store:
 def open_readonly(run_dir: str | Path) -> Store:
     """Open a run read-only, for monitors in another process; running cells stay running."""
     return Store.open(run_dir, readonly=True)
-
-
-def _metric_rows(cell: str, metrics: Iterable[tuple[str, str, float]]) -> Iterator[tuple]:
-    for metric, key, value in metrics:
-        try:
-            number = None if value is None else float(value)
-        except (TypeError, ValueError) as err:
-            raise StoreError(
-                f"cell {cell!r}: metric {metric!r} (key {key!r}) has value {value!r}, "
-                "which is not a number; report NaN for a metric that cannot be computed"
-            ) from err
-        number = None if number is None or math.isnan(number) else number
-        yield cell, str(metric), "" if key is None else str(key), number
-
-
-def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
-    conn = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 10000")  # a monitor's read never fails the driver's write
-    return conn
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -15,14 +15,17 @@ from typing import NamedTuple
 
 from mmmlab.bench.grid.cells import EXCLUDED, excluded_cells, expand
 from mmmlab.bench.grid.spec import BenchSpec, spec_hash
+from mmmlab.bench.results.environment import code_version
 from mmmlab.bench.results.lock import hold
 from mmmlab.bench.results.records import write_record
 from mmmlab.bench.results.reference import compare_to_reference
+from mmmlab.bench.results.schema import CellKey
 from mmmlab.bench.results.store import CellRow, Store
 from mmmlab.bench.run.executor import Outcome, Task
 from mmmlab.bench.run.executors import make_executor
 from mmmlab.bench.run.isolated import peer_python
 from mmmlab.bench.run.job import CellJob
+from mmmlab.bench.run.resume import stale_cells
 from mmmlab.runtime import host_device_count
 
 WORKER = "mmmlab.bench.run.cell:run_cell"
@@ -54,6 +57,7 @@ def run_benchmark(
     timeout_s: float | None = None,
     force: bool = False,
     retry_failed: bool = False,
+    rerun_stale: bool = False,
     only: str | None = None,
     progress: Callable[[dict[str, int], int, float], None] | None = None,
     on_event: Callable[[str, str], None] | None = None,
@@ -61,9 +65,11 @@ def run_benchmark(
     """Run every pending cell of `spec` into the run directory `out`.
 
     force : rerun finished and failed cells; retry_failed : rerun only failed ones
-    only : run (and with force / retry_failed, reset) only cells whose name contains this text
+    rerun_stale : rerun the finished cells of other code or changed data (`resume`)
+    only : run (and with a rerun flag, reset) only cells whose name contains this text
     progress : ``progress(counts, total, eta_seconds)`` after each change
-    on_event : ``on_event(kind, text)`` for 'failed' / 'skipped' / 'recovered' / 'note' notes
+    on_event : ``on_event(kind, text)`` for 'failed' / 'skipped' / 'recovered' / 'stale' /
+        'note' notes
 
     The run holds `out` (`bench.lock`): another live run there raises `RunDirectoryHeld`.
     """
@@ -73,6 +79,8 @@ def run_benchmark(
     by_name = {c.name: c for c in cells}
     digest = spec_hash(spec)
     with hold(out, note), Store.open(out, spec_text, digest, spec.name) as store:
+        for text in store.notes if note else ():
+            note(text)
         if store.recovered and on_event:
             on_event(
                 "recovered",
@@ -93,10 +101,17 @@ def run_benchmark(
         )
         store.apply_exclusions(excluded_cells(spec, cells), EXCLUDED)
         chosen = None if only is None else [n for n in by_name if only in n]  # --only narrows
+        version = code_version()
         if force:
             store.reset(chosen)
-        elif retry_failed:
-            store.reset(chosen, statuses=("failed",))
+        else:
+            stale = stale_cells(store, cells, version)
+            if rerun_stale:
+                store.reset([n for n in stale.names if chosen is None or n in chosen])
+            elif stale.names and on_event:
+                on_event("stale", stale.message())
+            if retry_failed:
+                store.reset(chosen, statuses=("failed",))
         wanted = by_name if chosen is None else set(chosen)
         pending = [n for n in store.pending() if n in wanted]
         python = {m.backend: peer_python(m.backend) for m in spec.models}
@@ -132,7 +147,7 @@ def run_benchmark(
         def on_outcome(outcome: Outcome) -> None:
             nonlocal finished
             finished += 1
-            _record(store, outcome, on_event, digest)
+            _record(store, outcome, on_event, digest, version)
             report()
 
         report()
@@ -142,19 +157,22 @@ def run_benchmark(
         return RunResult(out, store.counts(), len(tasks), store.recovered)
 
 
-def _record(store: Store, outcome: Outcome, on_event, digest: str) -> None:
-    """Store the outcome, then its record beside the cell's artifacts (`bench.records`)."""
+def _record(store: Store, outcome: Outcome, on_event, digest: str, version: str) -> None:
+    """Store the outcome keyed by the code and data that produced it, then its record beside
+    the cell's artifacts (`results.records`)."""
     metrics = []
-    if outcome.status == "done" and outcome.result.skipped:
+    done = outcome.status == "done"
+    key = CellKey(version, outcome.result.data_fingerprint if done else None)
+    if done and outcome.result.skipped:
         reason = outcome.result.skipped
-        store.record_skipped(outcome.name, reason)
+        store.record_skipped(outcome.name, reason, key)
         if on_event:
             on_event("skipped", f"{outcome.name}: {reason}")
-    elif outcome.status == "done":
+    elif done:
         metrics = outcome.result.metrics
-        store.record_done(outcome.name, metrics, outcome.seconds)
+        store.record_done(outcome.name, metrics, outcome.seconds, key)
     else:
-        store.record_failed(outcome.name, outcome.error, outcome.seconds)
+        store.record_failed(outcome.name, outcome.error, outcome.seconds, key)
         if on_event:
             first = outcome.error.strip().splitlines()[-1] if outcome.error.strip() else "?"
             on_event("failed", f"{outcome.name}: {first}")
