@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmmlab.bench.report import comparison, summary
+from mmmlab.bench.report import comparison, tables
 from mmmlab.bench.report.document import build_sections
 from mmmlab.bench.score.answer_key import recovery_metrics
 from mmmlab.metrics import durbin_watson, srmse
@@ -48,11 +48,11 @@ def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
     cells.append(("big/pymc/seed=0", "big", "pymc", "", 0, "failed", 3600.0, error))
     for seed in (2, 0):  # one row for both, seeds in order
         cells.append((f"big/mmmlab/seed={seed}", "big", "mmmlab", "", seed, "skipped", None, None))
-    frame = pd.DataFrame(cells, columns=summary.CELL_COLUMNS)
+    frame = pd.DataFrame(cells, columns=tables.CELL_COLUMNS)
     frame["skip_reason"] = [None] * (len(frame) - 2) + ["too big"] * 2  # as the store keeps it
     return (
         frame,
-        pd.DataFrame(rows, columns=summary.METRIC_COLUMNS),
+        pd.DataFrame(rows, columns=tables.METRIC_COLUMNS),
     )
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from mmmlab.bench.report import summary
+from mmmlab.bench.report.tables import CELL_COLUMNS, ID_COLUMNS, METRIC_COLUMNS, wide
 
 NAN = float("nan")
 # (dataset, model) -> values for seeds 0, 1, 2; None marks the failed cell.
@@ -70,8 +71,8 @@ def fixed_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
                 (*ident, "roas_true", "tv", 2.5),
             ]
     return (
-        pd.DataFrame(cells, columns=summary.CELL_COLUMNS),
-        pd.DataFrame(rows, columns=summary.METRIC_COLUMNS),
+        pd.DataFrame(cells, columns=CELL_COLUMNS),
+        pd.DataFrame(rows, columns=METRIC_COLUMNS),
     )
 
 
@@ -82,10 +83,10 @@ def tables() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_wide_has_one_row_per_cell_and_only_cell_level_metrics(tables):
     _, metrics = tables
-    table = summary.wide(metrics)
+    table = wide(metrics)
     assert len(table) == 12
     assert list(table.columns) == [
-        *summary.ID_COLUMNS,
+        *ID_COLUMNS,
         "converged",
         "elpd_loo",
         "max_rhat",
@@ -319,4 +320,4 @@ def test_summarize_keys_and_missing_data(tables):
 def test_missing_column_names_the_column(tables):
     _, metrics = tables
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['value'\]"):
-        summary.wide(metrics.drop(columns="value"))
+        wide(metrics.drop(columns="value"))

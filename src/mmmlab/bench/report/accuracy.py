@@ -4,7 +4,7 @@ protocol, read from the store's metrics.
 Means per dataset over all runs and over converged runs, test RMSE by convergence status, each
 model's change against the reference model (the spec's ``reference_model``) and each model's
 worst run. Every number is a statistic of stored cell-level metrics of done cells
-(`summary.done_wide`); nothing is recomputed from draws.
+(`tables.done_wide`); nothing is recomputed from draws.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import yaml
 from scipy import stats
 
 from mmmlab.bench.report.sections import Block, table_or_note
-from mmmlab.bench.report.summary import done_wide
+from mmmlab.bench.report.tables import done_wide
 
 # The published means tables' metrics, in their order.
 MEAN_METRICS = (

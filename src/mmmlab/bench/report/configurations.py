@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mmmlab.bench.report import summary
+from mmmlab.bench.report.tables import done_wide
 
 SPLITS = ("train", "validation", "test")
 # goal -> (metric, lower is better)
@@ -44,7 +44,7 @@ CORRELATED = [
 
 
 def _wide(metrics: pd.DataFrame) -> pd.DataFrame:
-    table = summary.done_wide(metrics)
+    table = done_wide(metrics)
     return table.assign(variant=table["variant"].fillna("").astype(str))
 
 

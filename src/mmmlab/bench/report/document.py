@@ -31,6 +31,7 @@ from mmmlab.bench.report.figures import (  # noqa: F401  (distribution_figure is
     runtime_figure,
 )
 from mmmlab.bench.report.sections import Block, Section, table_or_note
+from mmmlab.bench.report.tables import CELL_COLUMNS, METRIC_COLUMNS, require_columns
 
 DISTRIBUTION_METRICS = ["test_rmse", "elpd_loo"]
 MAX_PARETO = 6  # Pareto-front figures shown (the first cells by name)
@@ -152,8 +153,8 @@ def build_sections(
     `reference_model` (default: the spec's) is the model the "Accuracy and reliability"
     section compares the others with (`bench.accuracy`).
     """
-    summary.require_columns(cells, summary.CELL_COLUMNS, "cells")
-    summary.require_columns(metrics, summary.METRIC_COLUMNS, "metrics")
+    require_columns(cells, CELL_COLUMNS, "cells")
+    require_columns(metrics, METRIC_COLUMNS, "metrics")
     variants = metrics["variant"].fillna("").astype(str).ne("").any()
     by = ("model", "variant") if variants else ("model",)
     tables = summary.summarize(cells, metrics, catastrophic_rules, by=by)
@@ -389,7 +390,7 @@ def write_report(
     Parameters
     ----------
     cells, metrics : DataFrame
-        The store's tables (``summary.CELL_COLUMNS``, ``summary.METRIC_COLUMNS``).
+        The store's tables (``tables.CELL_COLUMNS``, ``tables.METRIC_COLUMNS``).
     out_dir : str or Path
         Created if missing; existing report files are replaced.
     title : str

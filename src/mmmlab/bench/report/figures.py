@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mmmlab.bench.report import summary
+from mmmlab.bench.report.tables import done_wide
 
 
 def _label(frame: pd.DataFrame) -> pd.Series:
@@ -89,7 +89,7 @@ def distribution_figure(
 
 def metric_figure(metrics: pd.DataFrame, metric: str) -> Figure | None:
     """``distribution_figure`` of one cell-level metric over done runs, by model[variant]."""
-    table = summary.done_wide(metrics)
+    table = done_wide(metrics)
     if metric not in table.columns:
         return None
     return distribution_figure(_label(table), table[metric], table["converged"], metric)
