@@ -29,7 +29,7 @@ class DatasetSpec(BaseModel):
     conjura : an e-commerce file in the Conjura schema: one dataset per organisation (the
         `n_organisations` with the most days, or all), spend summed over channels
     sum_channels : sum spend over channels into one channel "spend" (for one-series models)
-    lift_tests : Robyn-style lift tests scored by MAPE.LIFT (`bench.lift`), or ``from_truth``
+    lift_tests : Robyn-style lift tests scored by MAPE.LIFT (`bench.score.lift`), or ``from_truth``
     name : the dataset's name in cell names (default: preset name or file stem)
     """
 

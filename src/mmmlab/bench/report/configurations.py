@@ -1,6 +1,6 @@
 """Configuration analysis for variant benchmarks (the Robyn-style questions).
 
-Pure functions of the store's frames (see `bench.summary`), used by the report:
+Pure functions of the store's frames (see `summary`), used by the report:
 
 - `r2_by_split`: median R² (and adjusted R² where recorded) per model × variant and split;
 - `split_gap`: median NRMSE on train, validation and test and the gaps between them;

@@ -149,9 +149,9 @@ def build_sections(
 
     Per-model tables group by ``(model, variant)`` when any cell has a variant, else by model.
     A run with variants or Robyn metrics gets a "Configurations" section
-    (`bench.configurations`); `pareto` maps ridge cells to their evaluated candidates.
+    (`configurations`); `pareto` maps ridge cells to their evaluated candidates.
     `reference_model` (default: the spec's) is the model the "Accuracy and reliability"
-    section compares the others with (`bench.accuracy`).
+    section compares the others with (`accuracy`).
     """
     require_columns(cells, CELL_COLUMNS, "cells")
     require_columns(metrics, METRIC_COLUMNS, "metrics")
@@ -244,7 +244,7 @@ def build_sections(
 def comparison_blocks(
     cells: pd.DataFrame, metrics: pd.DataFrame, figures: dict[str, Figure | None]
 ) -> list[Block]:
-    """Engines side by side per dataset (`bench.comparison`; adds its figure to `figures`);
+    """Engines side by side per dataset (`comparison`; adds its figure to `figures`);
     empty unless two or more models recorded fit times."""
     from mmmlab.bench.report import comparison as cmp
 

@@ -1,6 +1,6 @@
 """The report's building blocks: titled sections of text, tables and figures.
 
-Modules that contribute a part of the report (`bench.accuracy`) build these; `bench.report`
+Modules that contribute a part of the report (`accuracy`) build these; `document`
 renders them as HTML and Markdown.
 """
 

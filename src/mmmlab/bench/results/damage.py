@@ -3,7 +3,7 @@
 A damaged file (truncated, overwritten, corrupt pages) raises `DamagedStore` from whatever
 reads it, naming the file and `mmmlab bench doctor`; so does a store that is empty or missing
 beside the cell folders of an earlier run, which would otherwise pass for a new run. Nothing
-here writes: `bench.doctor` moves a damaged file aside and rebuilds the store.
+here writes: `doctor` moves a damaged file aside and rebuilds the store.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`mmmlab bench doctor RUN`: check a run's ``results.sqlite`` and, when it is damaged, or empty
 or missing beside the cells' artifacts, rebuild it from what the run directory still holds.
 
-Rebuilt: every cell with a readable record (``artifacts/<cell>/result.json``, `bench.records`:
+Rebuilt: every cell with a readable record (``artifacts/<cell>/result.json``, `records`:
 its status, timings, error or skip reason and metrics), the run's meta, and delta_loo against
 the spec's reference model (from ``spec.yaml`` and each cell's ``loo_pointwise.npy``). Not
 rebuilt: a cell without a record (it had not finished, or finished before mmmlab kept

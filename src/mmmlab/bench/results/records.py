@@ -2,7 +2,7 @@
 (status, timings, error or skip reason) and its metrics, with the run's spec hash.
 
 The driver writes it right after the store commits the cell, so a damaged ``results.sqlite``
-can be rebuilt from the records (`bench.doctor`); every command reads the store, never these.
+can be rebuilt from the records (`doctor`); every command reads the store, never these.
 A cell reset by ``--force`` or ``--retry-failed`` keeps its last record until it finishes again.
 """
 

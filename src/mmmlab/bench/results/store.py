@@ -5,7 +5,7 @@ commit, JAX devices), ``results.sqlite`` (cells, long metrics, meta; WAL) and ``
 Every record is one transaction, so a crash or Ctrl-C loses at most the cells in flight; cells
 left ``running`` go back to ``pending`` when the store is opened again, and a rerun resumes.
 Monitors in other processes open the same file read-only (`open_readonly`) while the driver writes.
-A damaged file, or one empty or missing beside cell folders, raises `DamagedStore` (`bench.damage`)
+A damaged file, or one empty or missing beside cell folders, raises `DamagedStore` (`damage`)
 and is never reset; `bench doctor` builds a new one (`doctor.rebuild_store`). Each finished
 cell is keyed by the code and data that produced it (`schema.CellKey`); a store of an older
 schema is migrated as it is opened for writing, with a note (`Store.notes`).

@@ -71,7 +71,7 @@ def run_benchmark(
     on_event : ``on_event(kind, text)`` for 'failed' / 'skipped' / 'recovered' / 'stale' /
         'note' notes
 
-    The run holds `out` (`bench.lock`): another live run there raises `RunDirectoryHeld`.
+    The run holds `out` (`bench.results.lock`): another live run there raises `RunDirectoryHeld`.
     """
     out = Path(out)
     cells = expand(spec)
