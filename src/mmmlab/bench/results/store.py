@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from mmmlab.bench.results.damage import (
     STORE_FILE,
@@ -147,14 +148,13 @@ class Store:
             self.recovered = conn.execute(sql).rowcount
 
     def _check_hash(self, spec_hash: str | None, spec_text: str | None) -> None:
-        """Refuse another spec; the same spec text read from another place (its relative data
-        paths then resolve elsewhere, so the hash differs) takes over with a note."""
+        """Refuse another spec; the same spec read from another place (its relative data paths
+        then resolve elsewhere, so the hash differs) takes over with a note."""
         stored = self.meta().get("spec_hash")
         if spec_hash is None or stored is None or stored == spec_hash:
             return
         snapshot = self.run_dir / "spec.yaml"
-        same_text = snapshot.is_file() and snapshot.read_text(encoding="utf-8") == spec_text
-        if not same_text or self.readonly:
+        if not _same_spec(snapshot, spec_text) or self.readonly:
             raise StoreError(
                 f"run directory {self.run_dir} holds another spec (stored spec hash {stored}, "
                 f"this spec hash {spec_hash}); pass another --out directory, or move this one "
@@ -420,6 +420,16 @@ class Store:
 def open_readonly(run_dir: str | Path) -> Store:
     """Open a run read-only, for monitors in another process; running cells stay running."""
     return Store.open(run_dir, readonly=True)
+
+
+def _same_spec(snapshot: Path, spec_text: str | None) -> bool:
+    """Whether `spec_text` says what the run's snapshot says (comments and layout aside)."""
+    if spec_text is None or not snapshot.is_file():
+        return False
+    try:
+        return yaml.safe_load(snapshot.read_text(encoding="utf-8")) == yaml.safe_load(spec_text)
+    except yaml.YAMLError:
+        return False
 
 
 def _write_atomic(path: Path, text: str) -> None:
