@@ -22,13 +22,15 @@ import time
 
 # A fresh, empty compilation cache: the first fit below pays the full cold compile.
 os.environ.setdefault("MMMLAB_CACHE_DIR", tempfile.mkdtemp(prefix="mmmlab-bench-cache-"))
-# XLA host devices: mmmlab's default (one per core, at least 4), set when mmmlab imports JAX.
+# XLA host devices: mmmlab's default (one per core, at least 4), set when mmmlab imports JAX,
+# so mmmlab comes before anything that imports JAX (else chains share one device).
+import mmmlab  # noqa: E402
 
+# isort: split
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from numpyro.infer import MCMC, NUTS  # noqa: E402
 
-import mmmlab  # noqa: E402
 from mmmlab.inference.diagnostics import convergence  # noqa: E402
 from mmmlab.models import ModelConfig  # noqa: E402
 from mmmlab.models.mmm import bind  # noqa: E402
