@@ -9,26 +9,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
 from mmmlab import datasets
+from mmmlab.cli_console import console
+from mmmlab.cli_console import error as _error
 
 bench_app = typer.Typer(
     no_args_is_help=True, help="Benchmark grids: dataset × model × variant × seed."
 )
-console = Console()
 SUITES = ("quick", "hill-mixture", "hill-mixture-real", "hill-mixture-public", "param-recovery")
 # Suites that read data files: where `${data}` points without --data (None: --data is needed).
 NEEDS_DATA = {"hill-mixture-real": None, "hill-mixture-public": str(datasets.folder())}
 DEFAULT_ROOT = Path("runs/bench")
-
-
-def _error(err: Exception | str) -> None:
-    console.print("[red]error:[/] ", end="")
-    console.print(str(err), soft_wrap=True, markup=False, highlight=False)
 
 
 def _spec_source(spec: str | None, data: str | None = None):

@@ -9,7 +9,7 @@ from rich.console import Console
 console = Console()
 
 
-def error(err: Exception) -> None:
+def error(err: Exception | str) -> None:
     """Print a user error whole: no wrapping (paths stay intact), no markup parsing."""
     console.print("[red]error:[/] ", end="")
     console.print(str(err), soft_wrap=True, markup=False, highlight=False)
