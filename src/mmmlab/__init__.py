@@ -7,6 +7,8 @@ The short public surface::
     fit = mmmlab.fit(dataset, mmmlab.ModelConfig(), seed=0)
     fit.roas(); fit.components(); fit.predict(); fit.save("out/fit")
     same = mmmlab.load("out/fit")
+    plan = mmmlab.optimize(fit, budget=1e6, horizon=13)        # mmmlab.decisions.write_plan
+    result = mmmlab.scenario(fit, "plans.yaml")                # .write_scenarios
     dataset, truth = mmmlab.simulate("small_business", seed=3)   # any built-in world
 """
 
@@ -15,6 +17,7 @@ from mmmlab import runtime  # noqa: F401  (JAX settings before anything else imp
 # isort: split
 from mmmlab import datasets
 from mmmlab.data import ColumnMap, Dataset, MffMap, read_dataset, read_mff
+from mmmlab.decisions import optimize, scenario
 from mmmlab.inference import Fit, SamplerSettings, fit
 from mmmlab.inference.fit import load_fit as load
 from mmmlab.models import ModelConfig, Prior
@@ -34,7 +37,9 @@ __all__ = [
     "example_dataset",
     "fit",
     "load",
+    "optimize",
     "read_dataset",
     "read_mff",
+    "scenario",
     "simulate",
 ]

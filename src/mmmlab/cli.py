@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from mmmlab.cli_console import console, error, fmt
+from mmmlab.cli_decisions import optimize, scenario
 from mmmlab.cli_options import setting_option
 from mmmlab.cli_synth import sbc, simulate_world, synth
 from mmmlab.inference.settings import SEED, SamplerSettings
@@ -305,6 +306,8 @@ def _print_summary(summary: dict) -> None:
 
 app.command()(synth)
 app.command()(sbc)
+app.command()(optimize)
+app.command()(scenario)
 
 
 def _add_bench() -> None:
