@@ -141,6 +141,13 @@ def fit(
     fill_missing_spend: Annotated[
         str, typer.Option(help="'error' or 'zero': what a blank spend cell means")
     ] = "error",
+    lift_tests: Annotated[
+        Path | None,
+        typer.Option(
+            help="Lift-test file (CSV/Parquet: channel, start, end, spend_change, lift, "
+            "lift_se; optional geo, measure_end, spread): calibrate the fit on these experiments"
+        ),
+    ] = None,
     method: Annotated[
         str, typer.Option(help="nuts (full posterior) | map (posterior mode) | svi (approximate)")
     ] = "nuts",
@@ -156,6 +163,7 @@ def fit(
     """Fit the Bayesian MMM and write summary, tables and plots to OUT."""
     from mmmlab.analysis.outputs import write_outputs
     from mmmlab.data import DatasetError
+    from mmmlab.data.lift_tests import check_lift_tests, read_lift_tests
     from mmmlab.files import check_output_dir
     from mmmlab.inference import fit as run_fit
     from mmmlab.inference.fit import Method
@@ -167,7 +175,7 @@ def fit(
         raise typer.BadParameter("--method must be nuts, map or svi")
     answer_key = None
     try:
-        check_output_dir(out, [data, columns, mff, config, truth])
+        check_output_dir(out, [data, columns, mff, config, truth, lift_tests])
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             if preset is not None:
@@ -190,6 +198,8 @@ def fit(
         for w in caught:
             console.print(f"[yellow]warning:[/] {w.message}")
         model_config = ModelConfig.from_yaml(config) if config else ModelConfig()
+        tests = read_lift_tests(lift_tests) if lift_tests is not None else ()
+        check_lift_tests(tests, dataset, model_config.l_max)
         if truth is not None:
             from mmmlab.synth import Truth
 
@@ -210,6 +220,7 @@ def fit(
             num_chains=chains,
             target_accept=target_accept,
             progress=progress,
+            lift_tests=tests,
         )
     except (DatasetError, ValueError) as err:
         error(err)
@@ -298,10 +309,30 @@ def _print_summary(summary: dict) -> None:
             fmt(row["share_of_effect"], 1, "%"),
         )
     console.print(roas)
+    if summary.get("lift_tests"):
+        _print_lift_tests(summary["lift_tests"], interval)
     for w in summary["warnings"]:
         console.print(f"[bold yellow]warning:[/] {w}")
     if not summary["warnings"]:
         console.print("[green]converged:[/] R-hat < 1.01 and no divergences")
+
+
+def _print_lift_tests(rows: list[dict], interval: str) -> None:
+    table = Table(title="Lift tests: measured vs the calibrated fit (target units)")
+    for col in ("test", "channel", "window", "measured ± se", "predicted", interval, "z"):
+        table.add_column(col, justify="right")
+    for row in rows:
+        lo, hi = row["predicted_lo"], row["predicted_hi"]
+        table.add_row(
+            row["test"],
+            f"{row['channel']} ({row['geo']})",
+            f"{row['start']}..{row['measure_end']}",
+            f"{row['lift']:,.0f} ± {row['lift_se']:,.0f}",
+            f"{row['predicted_mean']:,.0f}",
+            "–" if lo is None or hi is None else f"[{lo:,.0f}, {hi:,.0f}]",
+            fmt(row["z"], 1) + (" [red]disagree[/]" if row["disagree"] else ""),
+        )
+    console.print(table)
 
 
 app.command()(synth)

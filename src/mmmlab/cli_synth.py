@@ -85,6 +85,13 @@ def sbc(
     draws: Annotated[int, typer.Option(min=1, help="Posterior draws ranked against (L)")] = 99,
     bins: Annotated[int, typer.Option(min=1, help="Rank histogram bins; must divide L + 1")] = 20,
     out: Annotated[Path, typer.Option(help="Output directory")] = Path("runs/sbc"),
+    lift_tests: Annotated[
+        Path | None,
+        typer.Option(
+            help="Lift-test file on the data (as `mmmlab fit` takes it): each simulation also "
+            "draws the tests' readouts and refits on them"
+        ),
+    ] = None,
     progress: bool = True,
 ) -> None:
     """Simulation-based calibration: is each parameter's rank among its posterior draws uniform?
@@ -95,7 +102,7 @@ def sbc(
     from mmmlab.models import ModelConfig
 
     try:
-        check_output_dir(out, [None if model == "core" else model])
+        check_output_dir(out, [None if model == "core" else model, lift_tests])
         config = ModelConfig() if model == "core" else ModelConfig.from_yaml(model)
         if data == "example":
             from mmmlab.synth import example_dataset
@@ -114,6 +121,7 @@ def sbc(
             num_draws=draws,
             num_bins=bins,
             progress=progress,
+            lift_tests=lift_tests,
         )
     except ValueError as err:
         error(err)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mmmlab.analysis.lift import lift_table, lift_warnings
 from mmmlab.analysis.plots import plot_contributions, plot_fit, plot_response_curves
 from mmmlab.analysis.response import response_curves
 from mmmlab.analysis.roas import contributions_frame, roas_table
@@ -17,17 +18,22 @@ from mmmlab.metrics import fit_metrics
 
 
 def summarize(
-    fit: Fit, roas: pd.DataFrame | None = None, predicted: np.ndarray | None = None
+    fit: Fit,
+    roas: pd.DataFrame | None = None,
+    predicted: np.ndarray | None = None,
+    lifts: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """A JSON-ready summary: data, settings, diagnostics, warnings, fit metrics, ROAS.
+    """A JSON-ready summary: data, settings, diagnostics, warnings, fit metrics, ROAS, and
+    the lift tests of a calibrated fit (`lift_table`).
 
-    `roas` (from `roas_table`) and `predicted` (posterior mean (T, G)) are computed here
-    unless the caller already has them.
+    `roas` (from `roas_table`), `predicted` (posterior mean (T, G)) and `lifts` are computed
+    here unless the caller already has them.
     """
     train = fit.train
     predicted = fit.components().mean.mean(axis=0) if predicted is None else predicted
     roas = roas_table(fit) if roas is None else roas
-    return {
+    lifts = lift_table(fit) if lifts is None else lifts
+    summary = {
         "dataset": {
             "name": train.name,
             "fingerprint": train.fingerprint,
@@ -44,13 +50,20 @@ def summarize(
         "settings": fit.settings,
         "config": fit.config.model_dump(mode="json"),
         "diagnostics": fit.diagnostics.to_json(),
-        "warnings": fit.diagnostics.warnings() + _undefined_roas(roas),
+        "warnings": fit.diagnostics.warnings() + _undefined_roas(roas) + lift_warnings(lifts),
         "metrics": fit_metrics(train.target, predicted),
-        "roas": [
-            {k: None if _missing(v) else v for k, v in row.items()}
-            for row in roas.reset_index().to_dict(orient="records")
-        ],
+        "roas": _records(roas.reset_index()),
     }
+    if len(lifts):
+        summary["lift_tests"] = _records(lifts)
+    return summary
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {k: None if _missing(v) else v for k, v in row.items()}
+        for row in table.to_dict(orient="records")
+    ]
 
 
 def _missing(value: Any) -> bool:
@@ -69,14 +82,16 @@ def _undefined_roas(roas: pd.DataFrame) -> list[str]:
 
 
 def write_outputs(fit: Fit, out: str | Path) -> dict[str, Any]:
-    """Write summary.json, roas.csv, contributions.csv, response_curves.csv, three PNGs and
-    the fit itself (fit/) into `out`. Returns the summary with the written paths."""
+    """Write summary.json, roas.csv, contributions.csv, response_curves.csv, three PNGs,
+    lift_tests.csv for a calibrated fit, and the fit itself (fit/) into `out`. Returns the
+    summary with the written paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     components = fit.components()
     predictive = fit.predict(components=components)
     roas = roas_table(fit, components=components)
-    summary = summarize(fit, roas, predicted=components.mean.mean(axis=0))
+    lifts = lift_table(fit)
+    summary = summarize(fit, roas, predicted=components.mean.mean(axis=0), lifts=lifts)
     contributions = contributions_frame(fit, components=components)
     curves = response_curves(fit)
     files = {
@@ -85,6 +100,9 @@ def write_outputs(fit: Fit, out: str | Path) -> dict[str, Any]:
         "response_curves": out / "response_curves.csv",
     }
     roas.to_csv(files["roas"])
+    if len(lifts):
+        files["lift_tests"] = out / "lift_tests.csv"
+        lifts.to_csv(files["lift_tests"], index=False)
     contributions.to_csv(files["contributions"], index=False)
     curves.to_csv(files["response_curves"], index=False)
     files["fit_plot"] = plot_fit(

@@ -25,6 +25,7 @@ import pandas as pd
 from numpyro.handlers import seed, trace
 
 from mmmlab.data import Dataset
+from mmmlab.data.lift_tests import as_lift_tests
 from mmmlab.files import write_json
 from mmmlab.inference.diagnostics import convergence
 from mmmlab.inference.fit import check_rows
@@ -147,6 +148,7 @@ def run_sbc(
     num_bins: int = 20,
     progress: bool | Callable[[int, int], None] = False,
     settings: SamplerSettings = SBC_SETTINGS,
+    lift_tests: Any = None,
     **options: Any,
 ) -> SbcResult:
     """Simulation-based calibration of the MMM bound to `dataset`.
@@ -169,6 +171,8 @@ def run_sbc(
     settings, **options : NUTS settings per refit (`SBC_SETTINGS`: 2 chains of 500 + 500),
         `options` over `settings` as in `fit` (dense mass matrix for national data,
         diagonal for geo panels, unless ``dense_mass`` says)
+    lift_tests : lift tests on the dataset (as `fit` takes them): each simulation also draws
+        their readouts from the lift term and refits on them; their measured lifts are unused
 
     Returns
     -------
@@ -190,7 +194,7 @@ def run_sbc(
         )
     rank_histogram(np.zeros(0, dtype=int), num_draws, num_bins)  # fail now on bad bins
     check_rows(dataset, config)
-    bound = bind(dataset, config)
+    bound = bind(dataset, config, lift_tests=as_lift_tests(lift_tests))
     model, s = bound.model, bound.structure
     simulate = _prior_simulator(bound)
     names = scalar_names(bound, dataset)
@@ -203,7 +207,10 @@ def run_sbc(
         for i in range(num_simulations):
             key_prior, key_fit = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), i))
             draw = jax.device_get(simulate(key_prior, bound.data))
-            args = (bound.data, jnp.asarray(draw["y"]))
+            data = bound.data
+            if data.lifts is not None:  # refit on the simulated readouts of the lift tests
+                data = data._replace(lifts=data.lifts._replace(lift=jnp.asarray(draw["lift"])))
+            args = (data, jnp.asarray(draw["y"]))
             run = run_nuts(key_fit, s.key, model, args, settings)
             post = {k: np.asarray(v) for k, v in constrain(s.key, model, args, run.z).items()}
             rhat, ess_bulk, *_ = convergence(post)

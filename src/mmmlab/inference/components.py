@@ -9,7 +9,7 @@ import jax
 import numpy as np
 
 from mmmlab.inference.programs import PROGRAMS
-from mmmlab.models.mmm import Structure, components, mean_of
+from mmmlab.models.mmm import Structure, components, decompose, mean_of, predicted_lift
 from mmmlab.models.scaling import ModelData
 
 PARTS = ("baseline", "trend", "seasonality", "controls")
@@ -36,10 +36,27 @@ def evaluate_draws(s: Structure, flat: dict, data: ModelData) -> dict[str, np.nd
     Draws go through in chunks (`EVAL_CHUNK_ELEMENTS`), each as large as the last, so one
     compiled program serves and memory stays at the outputs plus one chunk's intermediates.
     """
+    fn, _ = PROGRAMS.get(("components", s.key), lambda: _evaluator(s))
+    return _in_chunks(fn, flat, data)
+
+
+def evaluate_lifts(s: Structure, flat: dict, data: ModelData) -> np.ndarray:
+    """(S, N) each posterior draw's predicted lift of the tests in `data.lifts`, target
+    units; `data` is the training window the tests were laid out on."""
+
+    def one(params: dict, data: ModelData) -> dict:
+        _, beta = decompose(params, data, s)
+        return {"lift": predicted_lift(params, beta, data.lifts, s) * data.lifts.unit}
+
+    fn, _ = PROGRAMS.get(("lifts", s.key), lambda: jax.jit(jax.vmap(one, in_axes=(0, None))))
+    return _in_chunks(fn, flat, data)["lift"]
+
+
+def _in_chunks(fn: Callable, flat: dict, data: ModelData) -> dict[str, np.ndarray]:
+    """``fn(draws, data)`` over chunks of draws, outputs stacked (S, ...)."""
     n = len(next(iter(flat.values())))
     n_channels, n_time, n_geos, _ = data.media_lags.shape
     size = max(1, min(n, EVAL_CHUNK_ELEMENTS // max(n_channels * n_time * n_geos, 1)))
-    fn, _ = PROGRAMS.get(("components", s.key), lambda: _evaluator(s))
     out: dict[str, np.ndarray] = {}
     for start in range(0, n, size):
         rows = np.arange(start, start + size) % n  # the last chunk wraps; extra rows dropped

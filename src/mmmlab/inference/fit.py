@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from mmmlab.data import Dataset, DatasetError
-from mmmlab.inference.components import PARTS, Components, evaluate_draws
+from mmmlab.data.lift_tests import LiftExperiment, as_lift_tests
+from mmmlab.inference.components import PARTS, Components, evaluate_draws, evaluate_lifts
 from mmmlab.inference.diagnostics import Diagnostics, nuts_diagnostics
 from mmmlab.inference.nuts import constrain, run_nuts
 from mmmlab.inference.progress import ProgressBar
@@ -22,6 +23,7 @@ from mmmlab.inference.serialize import read_fit, save_fit
 from mmmlab.inference.settings import SamplerSettings, check_seed, sampler_settings
 from mmmlab.metrics.roas import MARGIN, roas_draws, roas_summary
 from mmmlab.models.config import ModelConfig
+from mmmlab.models.lift import prepare_lifts
 from mmmlab.models.likelihood import draw_noise
 from mmmlab.models.mmm import Structure, bind, structure_of
 from mmmlab.models.scaling import Scaling, prepare
@@ -36,6 +38,7 @@ class Fit:
     posterior : site -> (chain, draw, *shape) on the model scale
     sample_stats : name -> (chain, draw) sampler statistics (empty for map/svi)
     train : the Dataset the model was fitted on
+    lift_tests : the lift tests the fit was calibrated on (`data.lift_tests`)
     """
 
     config: ModelConfig
@@ -47,6 +50,7 @@ class Fit:
     method: str
     seed: int
     settings: dict[str, Any] = field(default_factory=dict)
+    lift_tests: tuple[LiftExperiment, ...] = ()
 
     @cached_property
     def _reference_lags(self) -> jax.Array:
@@ -143,6 +147,15 @@ class Fit:
         draws = self.roas_draws(dataset, components)
         return roas_summary(draws, dataset.spend, dataset.channels)
 
+    def lift_draws(self) -> np.ndarray:
+        """(S, N) each lift test's predicted lift per draw, in target units: the media
+        response with the test's spend change minus without (`models.mmm.predicted_lift`)."""
+        if not self.lift_tests:
+            return np.zeros((self.num_draws, 0))
+        data = prepare(self.train, self.config, self.scaling)
+        lifts = prepare_lifts(self.lift_tests, self.train, self.config, self.scaling)
+        return evaluate_lifts(self.structure, self.flat_posterior(), data._replace(lifts=lifts))
+
     def save(self, directory: str | Path) -> None:
         """Write posterior (NetCDF), config and metadata (JSON) and the training data
         (`inference.serialize`); `load_fit` reads them back."""
@@ -178,6 +191,7 @@ def fit(
     method: Method = "nuts",
     settings: SamplerSettings | None = None,
     progress: bool | Callable[[int, int], None] = False,
+    lift_tests: Any = None,
     **options: Any,
 ) -> Fit:
     """Fit the additive MMM to `dataset`.
@@ -192,18 +206,22 @@ def fit(
     settings : sampler settings (default `SamplerSettings()`: 2 chains of 1000 warmup
         iterations and 1000 draws, target acceptance 0.85, ...)
     progress : True for a progress bar, or a callback ``progress(done, total)``
+    lift_tests : a lift-test file, or `LiftExperiment`s (or their dicts): each adds
+        ``lift ~ Normal(predicted lift, lift_se)`` to the likelihood (`data.lift_tests`)
     **options : any field of `SamplerSettings`, over `settings` (``num_warmup=500``). With
         ``dense_mass=None`` (the default) the mass matrix is dense for national data (few,
         correlated parameters) and diagonal for geo panels (a dense estimate of ~100+
         dimensions from warmup draws is too noisy to help).
 
-    Raises ValueError naming the setting when a setting or the seed is out of range.
+    Raises ValueError naming the setting when a setting or the seed is out of range, and
+    naming the row of a lift test that does not fit the data.
     """
     config = ModelConfig() if config is None else config
     seed = check_seed(seed)
     settings = sampler_settings(settings, **options)
     check_rows(dataset, config)
-    model, s, scaling, data, y = bind(dataset, config)
+    tests = as_lift_tests(lift_tests)
+    model, s, scaling, data, y = bind(dataset, config, lift_tests=tests)
     rng_key = jax.random.PRNGKey(seed)
     if method == "nuts":
         dense = dataset.n_geos == 1 if settings.dense_mass is None else settings.dense_mass
@@ -252,4 +270,5 @@ def fit(
         method=method,
         seed=seed,
         settings=settings_json,
+        lift_tests=tests,
     )

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from mmmlab.data import Dataset
+from mmmlab.data import Dataset, DatasetError
+from mmmlab.data.lift_tests import LiftExperiment
 from mmmlab.files import schema_errors, strict_json
 from mmmlab.inference.diagnostics import Diagnostics
 from mmmlab.models.config import ModelConfig
@@ -84,6 +85,7 @@ class FitFile(BaseModel):
     dataset: DatasetInfo
     checksums: dict[str, str] | None = None
     checksum: str | None = None
+    lift_tests: list[dict[str, Any]] = []  # fits saved before lift tests have none
 
     @model_validator(mode="after")
     def _shapes(self) -> FitFile:
@@ -128,7 +130,8 @@ def save_fit(fit: Any, directory: str | Path) -> Path:
     """Write `fit` (a `Fit`) to `directory` (created if missing); returns the directory.
 
     Files: posterior.nc (ArviZ NetCDF: posterior + sample_stats), fit.json (config, scaling,
-    diagnostics, settings, dataset fingerprint), train.npz (the training Dataset's arrays).
+    diagnostics, settings, dataset fingerprint, lift tests), train.npz (the training
+    Dataset's arrays).
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -161,6 +164,8 @@ def save_fit(fit: Any, directory: str | Path) -> Path:
             "source": train.source,
         },
     }
+    if fit.lift_tests:
+        meta["lift_tests"] = [test.to_json() for test in fit.lift_tests]
     meta = json.loads(strict_json(meta))  # JSON types: the checksum reads what load reads
     meta["checksums"] = {name: _sha256(out / name) for name in _DATA_FILES}
     meta["checksum"] = _self_checksum(meta)
@@ -206,6 +211,13 @@ def read_fit(directory: str | Path) -> dict[str, Any]:
     )
     if train.fingerprint != info.fingerprint:
         raise ValueError(f"{src}/train.npz: content does not match the saved fingerprint")
+    try:
+        lift_tests = tuple(
+            LiftExperiment.from_dict(raw, f"{src}/fit.json, lift_tests[{i}]")
+            for i, raw in enumerate(meta.lift_tests)
+        )
+    except DatasetError as err:
+        raise ValueError(f"invalid saved fit: {err}") from None
     return dict(
         config=meta.config,
         train=train,
@@ -216,6 +228,7 @@ def read_fit(directory: str | Path) -> dict[str, Any]:
         method=meta.method,
         seed=meta.seed,
         settings=meta.settings,
+        lift_tests=lift_tests,
     )
 
 

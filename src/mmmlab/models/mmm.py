@@ -17,6 +17,7 @@ parameters fixed (`synth.world`, `synth.example`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax.numpy as jnp
@@ -25,9 +26,18 @@ import numpyro
 import numpyro.distributions as dist
 
 from mmmlab.data import Dataset
+from mmmlab.data.lift_tests import LiftExperiment
 from mmmlab.models.config import ROAS, ModelConfig
+from mmmlab.models.lift import prepare_lifts
 from mmmlab.models.likelihood import observation
-from mmmlab.models.scaling import MEDIA_DTYPE, ModelData, Scaling, prepare, scaled_target
+from mmmlab.models.scaling import (
+    MEDIA_DTYPE,
+    LiftData,
+    ModelData,
+    Scaling,
+    prepare,
+    scaled_target,
+)
 from mmmlab.transforms import ADSTOCK_PARAMS, SATURATION_PARAMS, adstock_weights, saturation
 
 Array = jnp.ndarray
@@ -153,6 +163,13 @@ def geo_effects(params: dict[str, Array], n_geos: int) -> Array:
 
 def components(params: dict[str, Array], data: ModelData, s: Structure) -> dict[str, Array]:
     """Additive parts of the mean on the model scale, each (T, G), and `media` (T, G, C)."""
+    return decompose(params, data, s)[0]
+
+
+def decompose(
+    params: dict[str, Array], data: ModelData, s: Structure
+) -> tuple[dict[str, Array], Array]:
+    """`components`, and the media coefficients (G, C) they used (`media_coefficient`)."""
     cfg, G = s.config, s.n_geos
     T = data.t.shape[0]
     intercept = params["intercept"]  # (G,)
@@ -169,14 +186,19 @@ def components(params: dict[str, Array], data: ModelData, s: Structure) -> dict[
     controls = jnp.zeros((T, G))
     if data.controls.shape[2]:
         controls = data.controls @ params["control"]
-    media = media_effect(data.media_lags, params, effects, s, data.reference_lags)
-    return {
+    shaped = saturated_media(data.media_lags, params, s)
+    reference = (
+        shaped if data.reference_lags is None else saturated_media(data.reference_lags, params, s)
+    )
+    beta = media_coefficient(reference, effects)
+    parts = {
         "baseline": jnp.broadcast_to(intercept - effects.sum(axis=-1), (T, G)),
         "trend": jnp.broadcast_to(trend[:, None], (T, G)),
         "seasonality": jnp.broadcast_to(seasonality[:, None], (T, G)),
         "controls": controls,
-        "media": media,
+        "media": beta * shaped,
     }
+    return parts, beta
 
 
 def mean_of(parts: dict[str, Array]) -> Array:
@@ -239,16 +261,33 @@ def media_effect(
     """
     shaped = saturated_media(media_lags, params, s)
     reference = shaped if reference_lags is None else saturated_media(reference_lags, params, s)
+    return media_coefficient(reference, effect) * shaped
+
+
+def media_coefficient(reference: Array, effect: Array) -> Array:
+    """``beta`` (G, C): `effect` (G, C) over the mean of the training window's saturated
+    media `reference` (T_train, G, C); 0 for a channel with no media there."""
     norm = reference.mean(axis=0)  # (G, C)
     safe = jnp.where(norm > 0, norm, 1.0)
-    return jnp.where(norm > 0, effect / safe, 0.0) * shaped
+    return jnp.where(norm > 0, effect / safe, 0.0)
+
+
+def predicted_lift(params: dict[str, Array], beta: Array, lifts: LiftData, s: Structure) -> Array:
+    """(N,) each lift test's lift over its `unit`: the media response with the test's spend
+    change minus without, summed over the (period, geo) rows it measures, through the same
+    adstock and saturation as the fit and the same coefficients `beta` (G, C)."""
+    shaped = saturated_media(lifts.lags, params, s)[:, 0, :]  # (2R, C)
+    rows = lifts.geo.shape[0]
+    gain = (shaped[:rows] - shaped[rows:]) * (lifts.geo @ beta)  # (R, C)
+    return lifts.weight @ gain.sum(axis=-1)
 
 
 def mmm(data: ModelData, s: Structure, y: Array | None = None) -> None:
     """The additive MMM as a NumPyro model. `y` (T, G) on the model scale, or None to simulate.
 
     Sample sites: the parameters of `sample_params`, plus `seasonality` (F,), `control` (K,)
-    and the observed `y` (T, G).
+    and the observed `y` (T, G); with lift tests in `data.lifts`, the observed `lift` (N,),
+    ``Normal(predicted_lift, lift_se)`` (all over each test's unit).
     """
     cfg = s.config
     params = sample_params(s, data.spend_share)
@@ -259,9 +298,15 @@ def mmm(data: ModelData, s: Structure, y: Array | None = None) -> None:
     if K:
         with numpyro.plate("control_dim", K):
             params["control"] = numpyro.sample("control", cfg.prior("control").build())
-    mu = mean_of(components(params, data, s))
+    parts, beta = decompose(params, data, s)
+    mu = mean_of(parts)
     noise = observation(cfg.likelihood, mu, params["sigma"], params.get("nu"))
     numpyro.sample("y", noise.to_event(2), obs=y)
+    lifts = data.lifts
+    if lifts is not None:  # y = None simulates the lift tests' readouts too
+        expected = predicted_lift(params, beta, lifts, s)
+        measured = None if y is None else lifts.lift
+        numpyro.sample("lift", dist.Normal(expected, lifts.lift_se).to_event(1), obs=measured)
 
 
 class Bound(NamedTuple):
@@ -279,9 +324,14 @@ class Bound(NamedTuple):
     y: Array
 
 
-def bind(dataset: Dataset, config: ModelConfig, media_dtype: Any = MEDIA_DTYPE) -> Bound:
+def bind(
+    dataset: Dataset,
+    config: ModelConfig,
+    media_dtype: Any = MEDIA_DTYPE,
+    lift_tests: Sequence[LiftExperiment] = (),
+) -> Bound:
     """Fix scaling and structure on `dataset` (the training window) and bind the model
-    (`media_dtype`: see `prepare`)."""
+    (`media_dtype`: see `prepare`), calibrated on `lift_tests` when given."""
     scaling = Scaling.fit(dataset, config)
     s = structure_of(config, dataset.channels, dataset.n_geos)
     if config.roas_prior and (scaling.spend_share <= 0).any():
@@ -296,10 +346,7 @@ def bind(dataset: Dataset, config: ModelConfig, media_dtype: Any = MEDIA_DTYPE) 
     def model(data: ModelData, y: Array | None = None) -> None:
         mmm(data, s, y)
 
-    return Bound(
-        model,
-        s,
-        scaling,
-        prepare(dataset, config, scaling, media_dtype),
-        scaled_target(dataset, scaling),
-    )
+    data = prepare(dataset, config, scaling, media_dtype)
+    if lift_tests:
+        data = data._replace(lifts=prepare_lifts(lift_tests, dataset, config, scaling, media_dtype))
+    return Bound(model, s, scaling, data, scaled_target(dataset, scaling))

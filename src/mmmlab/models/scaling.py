@@ -47,6 +47,7 @@ class ModelData(NamedTuple):
     spend_share : (C,) each channel's training spend over the training target (`Scaling`)
     reference_lags : (C, T_train, G, L) training `media_lags` when this window is not the
         training window (channel effects are training-window averages); None while fitting.
+    lifts : the lift tests the fit is calibrated on (`LiftData`), or None
     """
 
     media_lags: Array
@@ -56,6 +57,27 @@ class ModelData(NamedTuple):
     changepoints: Array
     spend_share: Array
     reference_lags: Array | None = None
+    lifts: LiftData | None = None
+
+
+class LiftData(NamedTuple):
+    """N lift tests on the model scale (`models.lift.prepare_lifts`), R = the (period, geo)
+    rows their lifts are measured over where the spend change reaches them.
+
+    lags : (C, 2R, 1, L) lagged media of each row, the first R with the test's spend change
+        and the last R without; only the test's channel is non-zero (media dtype)
+    geo : (R, G) one-hot geo of each row
+    weight : (N, R) ``y_scale[geo of r] / unit[n]`` where row r belongs to test n, else 0
+    lift, lift_se : (N,) measured lift and its standard error, over `unit`
+    unit : (N,) target units per model unit of each test (mean `y_scale` of its geos)
+    """
+
+    lags: Array
+    geo: Array
+    weight: Array
+    lift: Array
+    lift_se: Array
+    unit: Array
 
 
 @dataclass(frozen=True)
@@ -146,10 +168,7 @@ def prepare(
     `media_dtype` is the precision of the lagged media and so of the whole adstock and
     saturation path (see `MEDIA_DTYPE`); everything else stays float64.
     """
-    lead = config.l_max - 1
-    history = dataset.history_media[-lead:] if lead else dataset.history_media[:0]
-    pad = np.zeros((lead - len(history), dataset.n_geos, dataset.n_channels))
-    media = np.concatenate([pad, history, dataset.media]) / scaling.media_scale
+    media = padded_media(dataset, config, scaling)
     controls = (dataset.controls - scaling.control_mean) / scaling.control_std
     t = (dataset.time_index - scaling.t_origin) / scaling.t_span - 0.5
     share = scaling.spend_share
@@ -163,6 +182,15 @@ def prepare(
         changepoints=jnp.asarray(scaling.changepoints),
         spend_share=jnp.ones(dataset.n_channels) if share is None else jnp.asarray(share),
     )
+
+
+def padded_media(dataset: Dataset, config: ModelConfig, scaling: Scaling) -> np.ndarray:
+    """Media on the model scale (L - 1 + T, G, C): the window with its ``l_max - 1`` periods
+    of history in front (zeros before the data begin), as `lag_stack` takes it."""
+    lead = config.l_max - 1
+    history = dataset.history_media[-lead:] if lead else dataset.history_media[:0]
+    pad = np.zeros((lead - len(history), dataset.n_geos, dataset.n_channels))
+    return np.concatenate([pad, history, dataset.media]) / scaling.media_scale
 
 
 def scaled_target(dataset: Dataset, scaling: Scaling) -> Array:
