@@ -140,7 +140,7 @@ def test_geo_level_plans_choose_every_geo_and_channel_within_the_bounds():
             "the lower bounds and fixed channels need 1,200,000.00 .*more than the budget",
         ),
         ({"bounds": {"*": {"upper": "0.5x"}}}, "the upper bounds and fixed channels allow at most"),
-        ({"bounds": {"tv": {"upper": "1.5"}}}, r"tv\.upper: .*multiple of the current spend"),
+        ({"bounds": {"tv": {"upper": "1.5 times"}}}, r"tv\.upper: .*multiple of the current"),
         ({"bounds": {"tv": {"fixed": 1.0, "upper": 2.0}}}, "either fixed, or lower and/or upper"),
         ({"objective": "cvar:1.5"}, "--objective 'cvar:1.5'"),
         ({"objective": "median"}, "--objective 'median': give mean, quantile:Q or cvar:Q"),

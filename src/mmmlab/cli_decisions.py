@@ -27,8 +27,8 @@ def _saved_fit(path: Path) -> Path:
     )
 
 
-def _interval(mean: float, lo: float, hi: float) -> str:
-    if lo != lo or hi != hi:  # NaN: a point fit has no interval
+def _interval(mean: float, lo: float | None, hi: float | None) -> str:
+    if lo is None or hi is None or lo != lo or hi != hi:  # a point fit has no interval
         return f"{mean:,.0f}"
     return f"{mean:,.0f} [{lo:,.0f}, {hi:,.0f}]"
 

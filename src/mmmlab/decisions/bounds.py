@@ -13,6 +13,7 @@ in whole cents can meet it exactly.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -40,6 +41,9 @@ class ChannelBounds(BaseModel):
     @field_validator("lower", "upper", "fixed")
     @classmethod
     def _amount(cls, value: Amount | None, info) -> Amount | None:
+        if isinstance(value, str):  # YAML reads 6e5 as text: a number all the same
+            with contextlib.suppress(ValueError):
+                value = float(value)
         if value is None or isinstance(value, float | int):
             if value is not None and not value >= 0:
                 raise ValueError(f"{value} is negative; spend is 0 or more")

@@ -14,6 +14,11 @@ if TYPE_CHECKING:
     from mmmlab.decisions.optimizer import BudgetPlan
 
 
+def _value(x: float) -> float | None:
+    """A JSON value: None for NaN (a point fit has no interval), else the float."""
+    return None if np.isnan(x) else float(x)
+
+
 def _summarise(draws: np.ndarray, name: str) -> dict[str, np.ndarray]:
     """`{name}_mean`, `{name}_lo`, `{name}_hi` (90%) over axis 0 of `draws` (S, ...)."""
     lo, hi = draw_interval(draws)
@@ -94,12 +99,12 @@ def plan_summary(plan: BudgetPlan) -> dict[str, Any]:
         },
         "recommended": {
             "objective": plan.value_recommended,
-            **{k: float(v[0]) for k, v in total.items()},
+            **{k: _value(v[0]) for k, v in total.items()},
         },
         "uplift": {
             "mean": float(plan.uplift.mean()),
-            "lo": float(uplift_lo[0]),
-            "hi": float(uplift_hi[0]),
+            "lo": _value(uplift_lo[0]),
+            "hi": _value(uplift_hi[0]),
             "prob_better": plan.prob_better,
         },
         "optimality": {
@@ -114,5 +119,8 @@ def plan_summary(plan: BudgetPlan) -> dict[str, Any]:
             "stop": plan.stop,
             "seconds": plan.seconds,
         },
-        "channels": plan_table(plan).reset_index().to_dict(orient="records"),
+        "channels": [
+            {k: _value(v) if isinstance(v, float) else v for k, v in row.items()}
+            for row in plan_table(plan).reset_index().to_dict(orient="records")
+        ],
     }
