@@ -1,5 +1,7 @@
 """The incremental response to a spend plan, for every posterior draw, through the model's own
-media path (`models.mmm.saturated_media`, scaled as `models.mmm.media_effect` scales it).
+media path: `models.mmm.saturated_media` times `models.mmm.media_coefficient`, as
+`media_effect` computes it, with the coefficient (which reads only the training window)
+computed once per draw rather than at every step of the optimizer.
 
 For a plan (N, G, C) of spend from the horizon's start, a channel's incremental response is
 its contribution over the N planned periods and the ``l_max - 1`` after them, with the plan,
@@ -25,7 +27,13 @@ from mmmlab.decisions.inputs import PlanError
 from mmmlab.decisions.window import Horizon, future_window, plan_horizon
 from mmmlab.inference.programs import PROGRAMS
 from mmmlab.models.config import ModelConfig
-from mmmlab.models.mmm import Structure, geo_effects, saturated_media, structure_of
+from mmmlab.models.mmm import (
+    Structure,
+    geo_effects,
+    media_coefficient,
+    saturated_media,
+    structure_of,
+)
 from mmmlab.models.scaling import Scaling, prepare
 from mmmlab.transforms import lag_stack
 
@@ -41,8 +49,8 @@ class Curves(NamedTuple):
     """Arrays of the response (a JAX pytree, so compiled programs take them as arguments).
 
     params : media-curve sites on the model scale, (S, k) each
-    coefficient : (S, G, C) what `media_effect` multiplies the saturated media by: the
-        channel effect (target units) over its training mean of the saturated media
+    coefficient : (S, G, C) `media_coefficient`: the channel effect (target units) over its
+        training mean of the saturated media
     base_lags : (C, T', G, L) lagged media of the T' = N + l_max - 1 periods with no new
         spend (the history carried in), model scale
     base : (S, G, C) the contribution over those periods with no new spend
@@ -193,13 +201,12 @@ def _build(
 def _coefficient(
     params: dict[str, jax.Array], effect: jax.Array, reference: jax.Array, s: Structure
 ) -> jax.Array:
-    """(S, G, C) effect over the training mean of the saturated media, as `media_effect`
-    scales it (0 where a channel has no training media), computed once per draw."""
+    """(S, G, C) `media_coefficient` of every draw: its effect over the training mean of its
+    saturated media, computed once per draw (in batches that bound the memory)."""
     size = max(1, COEFFICIENT_CHUNK // max(int(np.prod(reference.shape)), 1))
 
-    def one(p: dict) -> jax.Array:
-        return saturated_media(reference, p, s).mean(axis=0)
+    def one(draw: tuple[dict, jax.Array]) -> jax.Array:
+        p, e = draw
+        return media_coefficient(saturated_media(reference, p, s), e)
 
-    norm = jax.lax.map(one, params, batch_size=min(size, len(effect)))
-    safe = jnp.where(norm > 0, norm, 1.0)
-    return jnp.where(norm > 0, effect / safe, 0.0)
+    return jax.lax.map(one, (params, effect), batch_size=min(size, len(effect)))
