@@ -127,6 +127,18 @@ def test_geo_level_plans_choose_every_geo_and_channel_within_the_bounds():
     assert plan.recommended[:, 0].sum() <= np.floor(90 * plan.current[:, 0].sum()) / 100
     national = optimize(fit, budget, HORIZON, bounds={"tv": {"upper": "0.9x"}})
     assert plan.value_recommended >= national.value_recommended * (1 - 1e-9)  # more freedom
+    # A curve runs through the larger of the two plans (point 20 of 31); a geo-level
+    # curve spreads spend across geos as the recommended plan does, so it meets the current
+    # plan only where that has the same geo mix.
+    for each in (plan, national):
+        current, recommended = each.current.sum(0), each.recommended.sum(0)
+        np.testing.assert_allclose(each.curve_spend[20], np.maximum(current, recommended))
+        means = [each.response_current.mean(0), each.response_recommended.mean(0)]
+        for c in range(4):
+            if each.geo_level and current[c] > recommended[c]:
+                continue
+            through = means[0][c] if current[c] > recommended[c] else means[1][c]
+            assert each.curve_response[0][20, c] == pytest.approx(through, rel=1e-9)
 
 
 @pytest.mark.parametrize(

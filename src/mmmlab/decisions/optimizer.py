@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -138,7 +138,7 @@ def optimize(
     progress: bool | Callable[[int, int], None] = False,
 ) -> BudgetPlan:
     """The best plan of `budget` over the `horizon` periods from `start` (default: after the
-    fitted data) for `fit`.
+    fitted data) for `fit`, over every posterior draw (`allocate`).
 
     bounds : a bounds file (YAML) or mapping channel -> {lower, upper, fixed}
         (`decisions.bounds`); objective : 'mean', 'quantile:Q' or 'cvar:Q'
@@ -149,16 +149,28 @@ def optimize(
     budget = check_budget(budget)
     goal = objective if isinstance(objective, Objective) else parse_objective(objective)
     hz = plan_horizon(fit.train, fit.config.l_max, horizon, start)
-    observed = float(hz.current.sum())
-    if observed <= 0 and budget > 0:
-        raise PlanError(
-            f"--start/--horizon: no spend in the {hz.periods} periods before the start, so "
-            "there is no current mix to scale to the budget; choose a window with spend"
-        )
-    current_cells = hz.current.sum(axis=0) * (budget / observed if observed > 0 else 0.0)
-    rules, where = _bounds(bounds)
-    limits = resolve(rules, fit.channels, current_cells.sum(axis=0), budget, where)
+    _limits(hz, fit.channels, budget, bounds)  # bad bounds stop before the draws are read
     response = Response.from_fit(fit, hz)
+    plan = allocate(response, budget, bounds, goal, geo_level, seed, progress)
+    return replace(plan, seconds=time.perf_counter() - clock)
+
+
+def allocate(
+    response: Response,
+    budget: float,
+    bounds: dict | str | Path | None = None,
+    objective: str | Objective = "mean",
+    geo_level: bool = False,
+    seed: int = 0,
+    progress: bool | Callable[[int, int], None] = False,
+) -> BudgetPlan:
+    """The best plan of `budget` for a `Response` over its horizon: a fit's posterior
+    (`Response.from_fit`) or a simulated world's truth (`Response.from_truth`)."""
+    clock = time.perf_counter()
+    budget = check_budget(budget)
+    goal = objective if isinstance(objective, Objective) else parse_objective(objective)
+    hz = response.horizon
+    current_cells, limits = _limits(hz, response.channels, budget, bounds)
     share = np.ones_like(hz.geo_share) if geo_level else hz.geo_share
     current = current_cells if geo_level else current_cells.sum(axis=0, keepdims=True)
     problem = _Problem(response, goal, share)
@@ -170,22 +182,22 @@ def optimize(
     cents = to_cents(x, limits.lower, limits.upper, budget, interior * 1e30 + x.sum(0))
     recommended = cents / 100.0
     grads = problem.per_draw_marginal(recommended)
-    mix = _mix(recommended, share if not geo_level else hz.geo_share)
+    mix = _mix(recommended, hz.geo_share) if geo_level else np.ones_like(recommended)
     spend_grid, curves = problem.curves(np.maximum(current.sum(0), recommended.sum(0)), mix)
     return BudgetPlan(
-        channels=fit.channels,
-        geos=fit.train.geos,
+        channels=response.channels,
+        geos=response.geos,
         geo_level=geo_level,
         budget=budget,
         objective=goal,
         horizon=hz,
-        observed=observed,
+        observed=float(hz.current.sum()),
         current=current,
         recommended=recommended,
         limits=limits,
         cells_current=problem.by_cell(current),
         cells_recommended=problem.by_cell(recommended),
-        mroas=(grads * (mix if geo_level else 1.0)).sum(axis=1),
+        mroas=(grads * mix).sum(axis=1),
         cell_mroas=grads,
         marginal=problem.value_and_grad(recommended)[1],
         value_current=problem.value_and_grad(current)[0],
@@ -196,6 +208,21 @@ def optimize(
         stop=stop,
         seconds=time.perf_counter() - clock,
     )
+
+
+def _limits(
+    hz: Horizon, channels: tuple[str, ...], budget: float, bounds: dict | str | Path | None
+) -> tuple[np.ndarray, Limits]:
+    """The current mix at this budget (G, C) and the resolved bounds."""
+    observed = float(hz.current.sum())
+    if observed <= 0 and budget > 0:
+        raise PlanError(
+            f"--start/--horizon: no spend in the {hz.periods} periods before the start, so "
+            "there is no current mix to scale to the budget; choose a window with spend"
+        )
+    current = hz.current.sum(axis=0) * (budget / observed if observed > 0 else 0.0)
+    rules, where = _bounds(bounds)
+    return current, resolve(rules, channels, current.sum(axis=0), budget, where)
 
 
 def check_budget(budget: float) -> float:
@@ -278,12 +305,12 @@ class _Problem:
         return np.asarray(self._per_draw(jnp.asarray(cells), self.response.curves, self.share))
 
     def curves(
-        self, top: np.ndarray, mix: np.ndarray, points: int = 21
+        self, top: np.ndarray, mix: np.ndarray, points: int = 31
     ) -> tuple[np.ndarray, np.ndarray]:
         """Spend (K, C) from 0 to 1.5 × `top` per channel and the response there: (3, K, C),
         mean, 5% and 95% over draws; a channel's spend is spread over cells by `mix`."""
         top = np.where(top > 0, top, max(top.max(), 1.0))
-        spend = np.linspace(0.0, 1.5, points)[:, None] * top
+        spend = np.linspace(0.0, 1.5, points)[:, None] * top  # 1.0 × top is point 20
         draws = np.stack(
             [self.by_cell(row * mix).sum(axis=1) for row in spend], axis=1
         )  # (S, K, C)

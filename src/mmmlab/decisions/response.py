@@ -110,6 +110,7 @@ class Response:
     horizon: Horizon
     curves: Curves
     channels: tuple[str, ...]
+    geos: tuple[str, ...]
 
     @property
     def num_draws(self) -> int:
@@ -195,7 +196,7 @@ def _build(
     )
     zero = jnp.zeros((horizon.periods, *horizon.current.shape[1:]))
     base = contributions(zero, empty, s).sum(axis=1)
-    return Response(s, horizon, empty._replace(base=base), train.channels)
+    return Response(s, horizon, empty._replace(base=base), train.channels, train.geos)
 
 
 def _coefficient(
