@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import mmmlab  # noqa: F401  (JAX settings first)
 
@@ -41,53 +42,28 @@ from mmmlab.inference import fit
 from mmmlab.models import ModelConfig
 from mmmlab.models.mmm import bind
 from mmmlab.synth import simulate
-from mmmlab.synth.lift import measured_lifts
+from mmmlab.synth.lift import measured_lifts, team_designs
 from mmmlab.synth.scenarios import scenario_base
 
 CHANNEL = "search"  # the confounded channel
-DARK_WEEKS, PLUS_WEEKS = 8, 4
 
 
 def draw_tests(dataset, truth, world_config, se: float, rng) -> list[LiftExperiment]:
-    """The seed's two tests: a go-dark of search and a +50% flight of tv, from the truth."""
-    d, spend, margin = dataset.dates, dataset.spend, world_config.l_max
-    a = int(rng.integers(margin, dataset.n_time - DARK_WEEKS - margin))
-    flights = [
-        t
-        for t in range(margin, dataset.n_time - PLUS_WEEKS - margin)
-        if (spend[t : t + PLUS_WEEKS, :, 0] > 0).all()
-    ]
-    b = int(rng.choice(flights))
-    tests = [
-        LiftExperiment(
-            CHANNEL,
-            d[a],
-            d[a + DARK_WEEKS - 1],
-            -spend[a : a + DARK_WEEKS, :, 1].sum(),
-            0,
-            1,
-            spread="proportional",
-            where="search go-dark",
-        ),  # fmt: skip
-        LiftExperiment(
-            "tv",
-            d[b],
-            d[b + PLUS_WEEKS - 1],
-            0.5 * spend[b : b + PLUS_WEEKS, :, 0].sum(),
-            0,
-            1,
-            spread="proportional",
-            where="tv +50%",
-        ),  # fmt: skip
-    ]
-    return list(measured_lifts(tests, dataset, truth, world_config, se, rng))
+    """The seed's two tests (`team_designs`: a go-dark of search, a +50% flight of tv),
+    read out from the truth with lift_se `se` of the true lift."""
+    designs = team_designs(dataset, rng, CHANNEL, "tv", world_config.l_max)
+    return list(measured_lifts(designs, dataset, truth, world_config, se, rng))
 
 
 def calibration(seeds: int, se: float, config: ModelConfig) -> None:
     world_config = scenario_base().model_config_of()
+    trend = config.trend + (
+        f" ({config.n_changepoints} hinges)" if config.trend == "piecewise" else ""
+    )
     print(
         f"confounded world, {seeds} seeds; {CHANNEL} ROAS (truth 1.50) without | with two lift "
-        f"tests (lift_se {se:.0%} of the true lift); NUTS 2 chains x (1000 + 1000)"
+        f"tests (lift_se {se:.0%} of the true lift); {config.saturation} saturation, {trend} "
+        "trend; NUTS 2 chains x (1000 + 1000)"
     )
     print("seed  without: mean [90%]   cover  |  with: mean [90%]      cover  lift z  rhat  s")
     rows = []
@@ -124,53 +100,71 @@ def calibration(seeds: int, se: float, config: ModelConfig) -> None:
     )
 
 
-def gradient_cost(config: ModelConfig, se: float, repeats: int = 2000) -> None:
-    """µs per value and gradient of the potential, as NUTS runs it (inside one compiled
-    loop), without and with the seed-0 tests."""
-    dataset, truth = simulate("confounded", 0)
-    tests = draw_tests(
-        dataset, truth, scenario_base().model_config_of(), se, np.random.default_rng([0, 7])
-    )
-    print(f"\npotential value + gradient inside a compiled loop of {repeats} (µs, median of 5)")
-    cost = []
-    for lift_tests in ((), tests):
-        b = bind(dataset, config, lift_tests=lift_tests)
-        args = (b.data, b.y)
-        init = initialize_model(jax.random.PRNGKey(0), b.model, model_args=args)
-        flat, unravel = ravel_pytree(init.param_info.z)
+def gradient_cost(config: ModelConfig, repeats: int = 2000) -> None:
+    """µs per value and gradient of the potential as NUTS runs it (inside one compiled
+    loop), without and with two tests: the confounded world (national) with the seed-0
+    tests, and medium_business (8 geos, 8 channels) with a national go-dark and a +50%
+    test in one geo. Rounds alternate without / with, so a busy machine slows both."""
+    print(f"\npotential value + gradient in a compiled loop of {repeats} (µs, median of 7)")
+    print(f"{'':34s}{'without':>9s}{'with':>9s}{'ratio':>7s}")
+    for name in ("confounded", "medium_business"):
+        dataset, truth = simulate(name, 0)
+        rng = np.random.default_rng([0, 7])
+        a, b = dataset.channels[:2] if name != "confounded" else (CHANNEL, "tv")
+        tests = list(team_designs(dataset, rng, a, b, config.l_max))
+        if dataset.n_geos > 1:  # the +50% test in the first geo only
+            change = tests[1].spend_change / dataset.n_geos
+            tests[1] = replace(tests[1], geo=dataset.geos[0], spend_change=change)
+        programs = [_gradient_loop(dataset, config, lifts, repeats) for lifts in ((), tests)]
+        rounds = [[], []]
+        for _ in range(7):
+            for i, (program, args) in enumerate(programs):
+                t0 = time.perf_counter()
+                jax.block_until_ready(program(*args))
+                rounds[i].append((time.perf_counter() - t0) / repeats * 1e6)
+        cost = [float(np.median(r)) for r in rounds]
+        label = f"{name} ({dataset.n_geos} geos, {dataset.n_channels} ch)"
+        print(f"{label:34s}{cost[0]:9.1f}{cost[1]:9.1f}{cost[1] / cost[0]:7.2f}")
 
-        def loop(flat, args, model=b.model, unravel=unravel):
-            grad = jax.value_and_grad(lambda f: potential_energy(model, args, {}, unravel(f)))
 
-            def body(i, total):
-                value, g = grad(flat + 1e-6 * i)  # a new point each time: nothing hoisted
-                return total + value + g.sum()
+def _gradient_loop(dataset, config: ModelConfig, lift_tests, repeats: int):
+    """A compiled program running `repeats` values and gradients, and its arguments."""
+    b = bind(dataset, config, lift_tests=lift_tests)
+    args = (b.data, b.y)
+    init = initialize_model(jax.random.PRNGKey(0), b.model, model_args=args)
+    flat, unravel = ravel_pytree(init.param_info.z)
 
-            return jax.lax.fori_loop(0, repeats, body, 0.0)
+    def loop(flat, args):
+        grad = jax.value_and_grad(lambda f: potential_energy(b.model, args, {}, unravel(f)))
 
-        program = jax.jit(loop)
-        jax.block_until_ready(program(flat, args))
-        rounds = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            jax.block_until_ready(program(flat, args))
-            rounds.append((time.perf_counter() - t0) / repeats * 1e6)
-        cost.append(float(np.median(rounds)))
-    print(
-        f"without tests {cost[0]:6.1f}   with the two tests {cost[1]:6.1f}   "
-        f"ratio {cost[1] / cost[0]:.2f}"
-    )
+        def body(i, total):
+            value, g = grad(flat + 1e-6 * i)  # a new point each time: nothing hoisted
+            return total + value + g.sum()
+
+        return jax.lax.fori_loop(0, repeats, body, 0.0)
+
+    program = jax.jit(loop)
+    jax.block_until_ready(program(flat, args))
+    return program, (flat, args)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=10, help="0: the gradient cost only")
     parser.add_argument("--se", type=float, default=0.1, help="lift_se as a fraction of the lift")
     parser.add_argument("--saturation", default="hill", help="saturation of the fitted model")
+    parser.add_argument(
+        "--changepoints", type=int, default=0, help="a piecewise trend with this many hinges"
+    )
     args = parser.parse_args()
     config = ModelConfig(saturation=args.saturation)
-    calibration(args.seeds, args.se, config)
-    gradient_cost(config, args.se)
+    if args.changepoints:
+        config = config.model_copy(
+            update={"trend": "piecewise", "n_changepoints": args.changepoints}
+        )
+    if args.seeds:
+        calibration(args.seeds, args.se, config)
+    gradient_cost(config)
 
 
 if __name__ == "__main__":

@@ -318,14 +318,15 @@ def _print_summary(summary: dict) -> None:
 
 
 def _print_lift_tests(rows: list[dict], interval: str) -> None:
-    table = Table(title="Lift tests: measured vs the calibrated fit (target units)")
+    source = rows[0]["test"].rsplit(", ", 1)[0] if ", " in rows[0]["test"] else "lift tests"
+    table = Table(title=f"Lift tests ({source}): measured vs the calibrated fit, target units")
     for col in ("test", "channel", "window", "measured ± se", "predicted", interval, "z"):
         table.add_column(col, justify="right")
     for row in rows:
         lo, hi = row["predicted_lo"], row["predicted_hi"]
         table.add_row(
-            row["test"],
-            f"{row['channel']} ({row['geo']})",
+            row["test"].rsplit(", ", 1)[-1],  # "line 2" of the file named in the title
+            row["channel"] if row["geo"] == "all" else f"{row['channel']} ({row['geo']})",
             f"{row['start']}..{row['measure_end']}",
             f"{row['lift']:,.0f} ± {row['lift_se']:,.0f}",
             f"{row['predicted_mean']:,.0f}",

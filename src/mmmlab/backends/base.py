@@ -47,6 +47,9 @@ class Capabilities:
     extra_metrics : ``extra_metrics``: the backend's own ``(metric, key, value)`` rows
     pareto : ``save_pareto(path)``: the candidates of its search, as ``pareto.csv``
     save_posterior : ``save_posterior(path)``: a posterior `mmmlab.load` reads
+    lift_calibration : ``fit(..., lift_tests=)`` takes lift experiments into its likelihood
+        (`data.lift_tests`), and ``lift_draws(tests)`` (S, N) is a fit's response to each
+        test's spend change: a dataset's lift experiments calibrate and score it
     environment : the library's own environment, for peers (None: this one)
     """
 
@@ -58,15 +61,16 @@ class Capabilities:
     extra_metrics: bool = False
     pareto: bool = False
     save_posterior: bool = False
+    lift_calibration: bool = False
     environment: Environment | None = None
 
     def methods(self) -> dict[str, bool]:
         """Each optional `BackendFit` method by name: whether it is declared."""
         names = ("contributions", "log_likelihood", "parameters", "immediate_contributions")
-        names += ("n_features", "extra_metrics", "save_pareto", "save_posterior")
+        names += ("n_features", "extra_metrics", "save_pareto", "save_posterior", "lift_draws")
         flags = (self.contributions, self.log_likelihood, self.parameters)
         flags += (self.immediate_contributions, self.n_features, self.extra_metrics)
-        flags += (self.pareto, self.save_posterior)
+        flags += (self.pareto, self.save_posterior, self.lift_calibration)
         return dict(zip(names, flags, strict=True))
 
 
@@ -107,7 +111,8 @@ class BackendFit(Protocol):
 
 class Backend(Protocol):
     """An engine: its `name`, its `capabilities`, `check_params(params)` (raises ValueError
-    naming each bad key, without data) and `fit(train, params, seed, inference)`."""
+    naming each bad key, without data) and `fit(train, params, seed, inference)` (plus
+    ``lift_tests=`` where it declares `lift_calibration`)."""
 
     name: str
     capabilities: ClassVar[Capabilities]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 
 from mmmlab.backends.base import Capabilities, Incompatible
 from mmmlab.data import Dataset
+from mmmlab.data.lift_tests import LiftExperiment
 from mmmlab.inference import Fit, fit
 from mmmlab.inference.diagnostics import Diagnostics
 from mmmlab.models import ModelConfig
@@ -77,12 +79,17 @@ class MmmFit:
         """The posterior, as `mmmlab.load` reads it."""
         self.fit.save(path)
 
+    def lift_draws(self, tests: Sequence[LiftExperiment]) -> np.ndarray:
+        """(S, N) the fit's response to each test's spend change (`Fit.lift_draws`)."""
+        return replace(self.fit, lift_tests=tuple(tests)).lift_draws()
+
 
 class MmmBackend:
-    """`params` are `ModelConfig` fields; `inference` the arguments of `mmmlab.fit`."""
+    """`params` are `ModelConfig` fields; `inference` the arguments of `mmmlab.fit`; a
+    dataset's lift experiments calibrate the fit (`lift_tests`)."""
 
     name = "mmmlab"
-    capabilities = Capabilities(n_features=True, save_posterior=True)
+    capabilities = Capabilities(n_features=True, save_posterior=True, lift_calibration=True)
 
     def check_params(self, params: dict[str, Any]) -> None:
         """Raise ValueError naming each key of `params` that is not a valid `ModelConfig`."""
@@ -94,7 +101,12 @@ class MmmBackend:
             ) from None
 
     def fit(
-        self, train: Dataset, params: dict[str, Any], seed: int, inference: dict[str, Any]
+        self,
+        train: Dataset,
+        params: dict[str, Any],
+        seed: int,
+        inference: dict[str, Any],
+        lift_tests: Sequence[LiftExperiment] = (),
     ) -> MmmFit:
         try:
             config = ModelConfig.model_validate(params)
@@ -103,4 +115,4 @@ class MmmBackend:
         unknown = set(config.channels) - set(train.channels)
         if unknown:
             raise Incompatible(f"config names channels {sorted(unknown)} the data lacks")
-        return MmmFit(fit(train, config, seed=seed, **inference))
+        return MmmFit(fit(train, config, seed=seed, lift_tests=lift_tests, **inference))

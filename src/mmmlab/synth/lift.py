@@ -84,3 +84,39 @@ def measured_lifts(
         replace(t, lift=float(v), lift_se=float(e))
         for t, v, e in zip(tests, noisy, se, strict=True)
     )
+
+
+def team_designs(
+    dataset: Dataset,
+    rng: np.random.Generator,
+    go_dark: str,
+    boost: str,
+    margin: int,
+    dark_periods: int = 8,
+    boost_periods: int = 4,
+) -> tuple[LiftExperiment, ...]:
+    """Two experiments a team would run, at random starts `margin` or more periods from
+    either end: a go-dark of `go_dark` (its spend to 0 over `dark_periods`) and a +50% test
+    of `boost` over `boost_periods` in which it was on air. Lifts are placeholders
+    (`measured_lifts` reads them out)."""
+    d, spend, T = dataset.dates, dataset.spend, dataset.n_time
+    dark, plus = dataset.channels.index(go_dark), dataset.channels.index(boost)
+    a = int(rng.integers(margin, T - dark_periods - margin))
+    on_air = [
+        t
+        for t in range(margin, T - boost_periods - margin)
+        if (spend[t : t + boost_periods, :, plus] > 0).all()
+    ]
+    b = int(rng.choice(on_air))
+    removed = -spend[a : a + dark_periods, :, dark].sum()
+    added = 0.5 * spend[b : b + boost_periods, :, plus].sum()
+    return (
+        LiftExperiment(
+            go_dark, d[a], d[a + dark_periods - 1], removed, 0.0, 1.0,
+            spread="proportional", where=f"{go_dark} go-dark",
+        ),
+        LiftExperiment(
+            boost, d[b], d[b + boost_periods - 1], added, 0.0, 1.0,
+            spread="proportional", where=f"{boost} +50%",
+        ),
+    )  # fmt: skip

@@ -29,7 +29,9 @@ class DatasetSpec(BaseModel):
     conjura : an e-commerce file in the Conjura schema: one dataset per organisation (the
         `n_organisations` with the most days, or all), spend summed over channels
     sum_channels : sum spend over channels into one channel "spend" (for one-series models)
-    lift_tests : Robyn-style lift tests scored by MAPE.LIFT (`bench.score.lift`), or ``from_truth``
+    lift_tests : lift tests scored by MAPE.LIFT, or ``from_truth`` (`bench.score.lift`):
+        Robyn-style entries, or lift experiments (a lift-test file's fields: `spend_change`,
+        `lift_se`, ...) that also calibrate the fits of backends declaring `lift_calibration`
     name : the dataset's name in cell names (default: preset name or file stem)
     """
 
@@ -55,10 +57,10 @@ class DatasetSpec(BaseModel):
         if self.conjura is not None:
             return self
         if isinstance(self.lift_tests, list):
-            from mmmlab.metrics.robyn import LiftTest
+            from mmmlab.bench.score.lift import lift_test_from_dict
 
             for i, raw in enumerate(self.lift_tests):
-                LiftTest.from_dict(raw, f"lift_tests[{i}]")
+                lift_test_from_dict(raw, f"lift_tests[{i}]")
         if self.preset is None and (self.params or self.frequency):
             raise ValueError("params and frequency apply to presets only")
         if self.preset is None and self.columns is None:

@@ -1,5 +1,6 @@
 """Fit and score one cell in this process: load or simulate its dataset, apply its data
-variant, split, check the memory budget, fit through its backend and score the fit."""
+variant, split, check the memory budget, fit through its backend (calibrated on the
+dataset's lift experiments when the backend takes them) and score the fit."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from mmmlab.bench.run.job import CellJob, CellResult
 from mmmlab.bench.run.resources import output_gib
 from mmmlab.bench.score.fitted import FittedCell
 from mmmlab.bench.score.groups import score_cell
+from mmmlab.bench.score.lift import experiments
 from mmmlab.data import Dataset
 
 
@@ -32,11 +34,13 @@ def run_here(job: CellJob) -> CellResult:
     if too_big:
         return CellResult(skipped=too_big, data_fingerprint=fingerprint)
     backend = get_backend(cell.backend)
+    caps = backend.capabilities
+    calibration = experiments(cell.dataset.lift_tests) if caps.lift_calibration else ()
+    extra = {"lift_tests": calibration} if calibration else {}  # lift experiments calibrate
     try:
-        fit = backend.fit(train, dict(cell.params), cell.cell_seed, dict(cell.inference))
+        fit = backend.fit(train, dict(cell.params), cell.cell_seed, dict(cell.inference), **extra)
     except Incompatible as err:
         return CellResult(skipped=str(err), data_fingerprint=fingerprint)
-    caps = backend.capabilities
     artifacts = Path(job.artifacts) if job.artifacts else None
     fitted = FittedCell(
         fit=fit,

@@ -28,7 +28,7 @@ class FittedCell:
     cell_seed : the seed of predictive draws
     convergence : the spec's ``rhat`` and ``ess_bulk`` thresholds
     artifacts : the cell's artifact folder (None: write nothing)
-    lift_tests : ``"from_truth"``, the spec's `LiftTest`s, or None
+    lift_tests : ``"from_truth"``, the spec's tests (`LiftTest`s, `LiftExperiment`s), or None
     """
 
     fit: BackendFit

@@ -52,12 +52,12 @@ def check_sources(spec: BenchSpec) -> None:
 
 def expand_datasets(entry: DatasetSpec) -> list[DataSource]:
     """The concrete datasets of one spec entry, each with the entry's lift tests."""
-    from mmmlab.metrics.robyn import LiftTest
+    from mmmlab.bench.score.lift import lift_test_from_dict
 
     tests = entry.lift_tests
     if isinstance(tests, list):
         tests = tuple(
-            LiftTest.from_dict(raw, f"datasets.lift_tests[{i}]") for i, raw in enumerate(tests)
+            lift_test_from_dict(raw, f"datasets.lift_tests[{i}]") for i, raw in enumerate(tests)
         )
     return [replace(source, lift_tests=tests) for source in kind_of(entry).expand(entry)]
 

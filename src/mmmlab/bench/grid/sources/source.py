@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from mmmlab.data import Dataset
+    from mmmlab.data.lift_tests import LiftExperiment
     from mmmlab.metrics.robyn import LiftTest
 
 
@@ -17,13 +18,13 @@ class DataSource:
     kind : the key of the dataset kind that made it and loads it (`registry.DATASET_KINDS`)
     name : the dataset's name in cell names
     sum_channels : sum spend over channels into one channel "spend" once loaded
-    lift_tests : ``"from_truth"``, the spec's tests, or None
+    lift_tests : ``"from_truth"``, the spec's tests (Robyn-style and experiments), or None
     """
 
     kind: str
     name: str
     sum_channels: bool = False
-    lift_tests: str | tuple[LiftTest, ...] | None = None
+    lift_tests: str | tuple[LiftTest | LiftExperiment, ...] | None = None
 
 
 class DatasetKind(Protocol):
