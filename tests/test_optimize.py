@@ -97,6 +97,14 @@ def test_marginal_returns_are_equal_off_the_bounds_and_ordered_at_them(fit, curr
     np.testing.assert_allclose(plan.mroas.mean(axis=0), plan.marginal[0], rtol=1e-9)
 
 
+def test_a_plan_over_fewer_draws_reads_them_evenly_spaced(fit, current_total):
+    plan = optimize(fit, current_total, HORIZON, draws=40)
+    assert plan.cells_current.shape == (40, 1, 4) and plan.mroas.shape == (40, 4)
+    every = optimize(fit, current_total, HORIZON)
+    assert plan.value_current != every.value_current  # another set of draws
+    assert np.abs(plan.recommended - every.recommended).max() < 0.1 * current_total
+
+
 def test_the_plan_is_never_worse_than_the_current_mix_for_its_objective(fit, current_total):
     for objective in ("mean", "quantile:0.1", "cvar:0.2"):
         plan = optimize(fit, current_total, HORIZON, objective=objective)
@@ -160,6 +168,7 @@ def test_geo_level_plans_choose_every_geo_and_channel_within_the_bounds():
         ({"horizon": 0}, "--horizon 0: give a whole number of periods"),
         ({"start": "2023-02-30"}, "--start '2023-02-30': not a date"),
         ({"start": "2031-01-05"}, "--start 2031-01-05: not a period of the data"),
+        ({"draws": 0}, "--draws 0: give a whole number of draws"),
     ],
 )
 def test_bad_input_is_named_before_any_work(fit, current_total, kwargs, message):
@@ -186,3 +195,9 @@ def test_the_figure_draws_both_plans_and_each_channels_curve_with_both_points(fi
         assert best.get_xdata()[0] == pytest.approx(plan.recommended[0, c])
         assert best.get_ydata()[0] == pytest.approx(plan.response_recommended[:, c].mean())
     plt.close(fig)
+
+
+def test_a_zero_budget_plans_nothing(fit):
+    plan = optimize(fit, 0.0, HORIZON)
+    assert (plan.recommended == 0).all() and (plan.current == 0).all()
+    np.testing.assert_allclose(plan.uplift, 0.0, atol=1e-6)

@@ -51,6 +51,10 @@ def optimize(
         bool, typer.Option("--geo-level", help="Choose spend per geo and channel")
     ] = False,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the random starts")] = 0,
+    draws: Annotated[
+        int | None,
+        typer.Option(min=1, help="Plan over this many posterior draws (default: all)"),
+    ] = None,
     progress: bool = True,
 ) -> None:
     """Choose spend per channel for the next N periods: budget exact to the cent, bounds
@@ -72,7 +76,7 @@ def optimize(
             read_bounds(bounds)  # a bad file stops here, before the fit is read
         fit = load_fit(_saved_fit(fit_dir))
         plan = run_optimize(
-            fit, budget, horizon, start, bounds, goal, geo_level, seed, progress=progress
+            fit, budget, horizon, start, bounds, goal, geo_level, seed, progress, draws
         )
     except (DatasetError, ValueError, FileNotFoundError) as err:
         error(err)

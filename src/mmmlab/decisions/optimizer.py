@@ -136,21 +136,26 @@ def optimize(
     geo_level: bool = False,
     seed: int = 0,
     progress: bool | Callable[[int, int], None] = False,
+    draws: int | None = None,
 ) -> BudgetPlan:
     """The best plan of `budget` over the `horizon` periods from `start` (default: after the
     fitted data) for `fit`, over every posterior draw (`allocate`).
 
     bounds : a bounds file (YAML) or mapping channel -> {lower, upper, fixed}
         (`decisions.bounds`); objective : 'mean', 'quantile:Q' or 'cvar:Q'
+    draws : plan over this many posterior draws, evenly spaced (default: all), for large
+        panels where each evaluation over every draw is slow
     Raises PlanError, before any work, for a negative budget, an unknown channel, infeasible
-    bounds, a bad objective or horizon.
+    bounds, a bad objective or horizon, or `draws` below 1.
     """
     clock = time.perf_counter()
     budget = check_budget(budget)
     goal = objective if isinstance(objective, Objective) else parse_objective(objective)
     hz = plan_horizon(fit.train, fit.config.l_max, horizon, start)
     _limits(hz, fit.channels, budget, bounds)  # bad bounds stop before the draws are read
-    response = Response.from_fit(fit, hz)
+    if draws is not None and (not isinstance(draws, int | np.integer) or draws < 1):
+        raise PlanError(f"--draws {draws}: give a whole number of draws, 1 or more")
+    response = Response.from_fit(fit, hz, draws)
     plan = allocate(response, budget, bounds, goal, geo_level, seed, progress)
     return replace(plan, seconds=time.perf_counter() - clock)
 
@@ -163,9 +168,11 @@ def allocate(
     geo_level: bool = False,
     seed: int = 0,
     progress: bool | Callable[[int, int], None] = False,
+    random_starts: int = RANDOM_STARTS,
 ) -> BudgetPlan:
     """The best plan of `budget` for a `Response` over its horizon: a fit's posterior
-    (`Response.from_fit`) or a simulated world's truth (`Response.from_truth`)."""
+    (`Response.from_fit`) or a simulated world's truth (`Response.from_truth`), from the
+    current mix, an even split and `random_starts` random plans (the best kept)."""
     clock = time.perf_counter()
     budget = check_budget(budget)
     goal = objective if isinstance(objective, Objective) else parse_objective(objective)
@@ -177,7 +184,9 @@ def allocate(
     fixed = np.where(limits.fixed, limits.lower, 0.0) * (hz.geo_share if geo_level else 1.0)
     fixed = np.broadcast_to(fixed, current.shape)
     with ProgressBar(progress, "optimize") as callback:
-        x, iterations, stop = problem.solve(current, fixed, limits, budget, seed, callback)
+        x, iterations, stop = problem.solve(
+            current, fixed, limits, budget, seed, random_starts, callback
+        )
     interior = ~limits.fixed & (limits.lower < x.sum(0)) & (x.sum(0) < limits.upper)
     cents = to_cents(x, limits.lower, limits.upper, budget, interior * 1e30 + x.sum(0))
     recommended = cents / 100.0
@@ -317,7 +326,7 @@ class _Problem:
         lo, hi = np.quantile(draws, [0.05, 0.95], axis=0)
         return spend, np.stack([draws.mean(axis=0), lo, hi])
 
-    def solve(self, current, fixed, limits: Limits, budget: float, seed: int, callback):
+    def solve(self, current, fixed, limits: Limits, budget: float, seed, randoms, callback):
         """The best cells (G', C) from several starts. The free cells are solved for in
         fractions of the budget left after the fixed channels, and the objective over its
         value at the current plan, so both are of order one."""
@@ -341,7 +350,7 @@ class _Problem:
         cells = current.shape
         even = np.broadcast_to(free / free.sum(), cells) / cells[0]
         starts = [free * current / free_budget, even]
-        for _ in range(RANDOM_STARTS):
+        for _ in range(randoms):
             starts.append(free * rng.dirichlet(np.ones(current.size)).reshape(cells))
         best, iterations = None, 0
         for i, begin in enumerate(starts):

@@ -129,9 +129,13 @@ class Response:
         return self.by_cell(plan).sum(axis=1)
 
     @classmethod
-    def from_fit(cls, fit: Fit, horizon: Horizon) -> Response:
-        """The posterior's response: every draw of `fit`, scaled as the fit scales its data."""
+    def from_fit(cls, fit: Fit, horizon: Horizon, draws: int | None = None) -> Response:
+        """The posterior's response: every draw of `fit` (or `draws` of them, evenly
+        spaced), scaled as the fit scales its data."""
         post = fit.flat_posterior()
+        if draws is not None and draws < fit.num_draws:
+            keep = np.linspace(0, fit.num_draws - 1, draws).round().astype(int)
+            post = {k: v[keep] for k, v in post.items()}
         s = fit.structure
         pooled = {k: post[k] for k in ("effect", "effect_geo_sd", "effect_geo_z") if k in post}
         effect = geo_effects(pooled, s.n_geos) * fit.scaling.y_scale[:, None]

@@ -80,7 +80,7 @@ def ascend(
 
     value_and_grad : x -> (f(x), grad f(x)). Variables and f should be of order one (the
     caller scales them): `tol` bounds the sup-norm of the projected gradient step
-    ``proj(x + grad) - x``, and a run whose best value gains less than 1e-13 (relative) in
+    ``proj(x + grad) - x``, and a run whose best value gains less than 1e-10 (relative) in
     `memory` iterations has stalled.
     """
     x = proj(x0)
@@ -90,7 +90,7 @@ def ascend(
     for it in range(1, max_iter + 1):
         if float(jnp.abs(proj(x + g) - x).max()) < tol:
             return Ascent(np.asarray(x), float(f), it - 1, "converged")
-        if len(best) > memory and best[-1] - best[-1 - memory] <= 1e-13 * abs(best[-1]):
+        if len(best) > memory and best[-1] - best[-1 - memory] <= 1e-10 * abs(best[-1]):
             return Ascent(np.asarray(x), float(f), it - 1, "stalled")
         d = proj(x + step * g) - x
         slope = float(jnp.vdot(g, d))
