@@ -3,10 +3,13 @@ and its report; and a lift test pulls a fit towards what it measured."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from pathlib import Path
 
 import jax
 import numpy as np
+import pandas as pd
 import pytest
 from numpyro.handlers import seed, trace
 
@@ -140,3 +143,19 @@ def test_a_national_test_in_a_panel_is_the_sum_of_its_geos(tmp_path):
     assert both[0] == pytest.approx(result.lift_draws()[0, 0], rel=1e-12)
     assert both[0] == pytest.approx(both[1:].sum(), rel=1e-6)
     assert (np.sign(both) == -1).all()
+
+
+def test_the_walk_through_s_snippet_writes_the_tests_it_shows(tmp_path, monkeypatch):
+    """docs/lift_tests.md: its Python block runs as written and writes the table it prints."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "lift_tests.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S) if "to_csv" in b]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "confounded").mkdir(parents=True)
+    exec(compile(block, "docs/lift_tests.md", "exec"), {})  # noqa: S102
+    written = pd.read_csv(tmp_path / "runs" / "confounded" / "lifts.csv")
+    shown = re.search(r"\| search \| (\S+) \| (\S+) \| (\S+) \| (\S+) \| (\S+) \|", text)
+    start, end, *numbers = shown.groups()
+    row = written.iloc[0]
+    assert (row.start, row.end) == (start, end)
+    values = [float(n.replace("−", "-").replace(",", "")) for n in numbers]
+    np.testing.assert_allclose([row.spend_change, row.lift, row.lift_se], values, atol=1)
