@@ -102,6 +102,8 @@ class WorldSpec(BaseModel):
     weekday_amplitude, weekday_peak : day-of-week cycle of daily worlds (fraction of the level;
         peak day 0 = Monday .. 6 = Sunday); it sums to zero over a week
     noise : sd of the noise as a fraction of the level; likelihood, nu : its family
+    noise_ar1 : lag-1 autocorrelation of the noise in time (AR(1), same marginal sd); 0 (the
+        default) draws independent noise, byte for byte as before
     l_max : adstock window, in periods
     exposure : also report exposure (spend × 1000 / CPM) in `Dataset.exposure`
     """
@@ -126,6 +128,7 @@ class WorldSpec(BaseModel):
     noise: float = Field(0.05, gt=0)
     likelihood: Likelihood = "normal"
     nu: float = Field(4.0, gt=0)
+    noise_ar1: float = Field(0.0, ge=0, lt=1)
     l_max: int = Field(8, ge=1)
     channels: list[ChannelSpec] = Field(min_length=1)
     controls: list[ControlSpec] = Field(default_factory=list)
@@ -289,6 +292,18 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[Dataset, Truth]:
     return respond(spec, draw, rng, seed)
 
 
+def ar1(innovations: np.ndarray, rho: float) -> np.ndarray:
+    """AR(1) series (T, ...) along the first axis from independent `innovations` (T, ...):
+    ``e[0] = z[0]``, ``e[t] = rho e[t-1] + sqrt(1 - rho²) z[t]``, so each period keeps the
+    innovations' marginal sd and the lag-1 autocorrelation is `rho`."""
+    out = np.empty_like(innovations)
+    out[0] = innovations[0]
+    scale = np.sqrt(1.0 - rho**2)
+    for t in range(1, len(innovations)):
+        out[t] = rho * out[t - 1] + scale * innovations[t]
+    return out
+
+
 def fixed_parts(
     params: dict[str, np.ndarray], data: ModelData, s: Structure
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -350,6 +365,8 @@ def respond(
     params = model_params(spec, s, draw, control_std, rng, int(data.fourier.shape[1]))
     parts, bumped = fixed_parts(params, data, s)
     noise = draw_noise(spec.likelihood, rng, params["sigma"][None, :], (T, G), spec.nu)
+    if spec.noise_ar1 > 0:
+        noise = ar1(noise, spec.noise_ar1)
     level = draw.level[None, :]
     multiplier = 1.0 if alt.media_multiplier is None else alt.media_multiplier
     contributions = parts["media"] * multiplier * level[..., None]

@@ -1,0 +1,88 @@
+"""Can the data tell a channel apart? Warnings a recommendation carries in its rationale.
+
+- spend correlation: channels whose spend (summed over geos) correlates above `CORR_LIMIT`;
+- VIF: the variance inflation factor of a channel's spend against the others'
+  (diagonal of the inverse correlation matrix), above `VIF_LIMIT`;
+- contraction: ``1 − var_posterior / var_prior`` of the channel's ROAS; below
+  `CONTRACTION_LIMIT` the data hardly informed the channel and its posterior is its prior.
+
+The prior's draws come from the fit's own NumPyro model (`models.mmm.bind`, numpyro's
+`Predictive`), shaped like a posterior so a `Fit` built on them reads them the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import jax
+import numpy as np
+from numpyro.infer import Predictive
+
+from mmmlab.inference.fit import Fit
+from mmmlab.models.mmm import bind
+
+CORR_LIMIT = 0.7
+VIF_LIMIT = 10.0
+CONTRACTION_LIMIT = 0.1
+
+
+@dataclass(frozen=True)
+class Identification:
+    """Diagnostics per channel (C,): `corr` (C, C) of spend, `vif`, `contraction`, and
+    `warnings`: channel -> the sentences its rationale carries."""
+
+    channels: tuple[str, ...]
+    corr: np.ndarray
+    vif: np.ndarray
+    contraction: np.ndarray
+    warnings: dict[str, list[str]]
+
+    def to_json(self) -> dict:
+        return {
+            ch: {
+                "vif": float(self.vif[i]),
+                "contraction": float(self.contraction[i]),
+                "max_corr": float(np.max(np.delete(np.abs(self.corr[i]), i), initial=0.0)),
+                "warnings": self.warnings[ch],
+            }
+            for i, ch in enumerate(self.channels)
+        }
+
+
+def prior_fit(fit: Fit, draws: int, seed: int = 0) -> Fit:
+    """`fit` with its posterior replaced by `draws` draws of the model's prior."""
+    bound = bind(fit.train, fit.config)
+    sample = Predictive(bound.model, num_samples=draws)(jax.random.PRNGKey(seed), bound.data)
+    prior = {k: np.asarray(sample[k])[None] for k in fit.posterior if k in sample}
+    return replace(fit, posterior=prior, sample_stats={})
+
+
+def identification(
+    spend: np.ndarray, channels: tuple[str, ...], roas_post: np.ndarray, roas_prior: np.ndarray
+) -> Identification:
+    """Diagnostics from spend (T, G, C) and ROAS draws (S, C) of posterior and prior."""
+    x = spend.sum(axis=1)  # (T, C)
+    live = x.std(axis=0) > 0
+    corr = np.eye(len(channels))
+    if live.sum() > 1:
+        corr[np.ix_(live, live)] = np.corrcoef(x[:, live].T)
+    vif = np.full(len(channels), np.nan)
+    if live.sum() > 1:
+        vif[live] = np.diag(np.linalg.pinv(corr[np.ix_(live, live)]))
+    contraction = 1.0 - np.nanvar(roas_post, axis=0) / np.nanvar(roas_prior, axis=0)
+    warnings: dict[str, list[str]] = {ch: [] for ch in channels}
+    for i, ch in enumerate(channels):
+        for j, other in enumerate(channels):
+            if i != j and abs(corr[i, j]) > CORR_LIMIT:
+                warnings[ch].append(
+                    f"spend correlates {corr[i, j]:+.2f} with {other}: the fit can trade one "
+                    "for the other"
+                )
+        if vif[i] > VIF_LIMIT:
+            warnings[ch].append(f"VIF {vif[i]:.1f} > {VIF_LIMIT:g}: collinear with the others")
+        if contraction[i] < CONTRACTION_LIMIT:
+            warnings[ch].append(
+                f"prior→posterior contraction {contraction[i]:.0%} < {CONTRACTION_LIMIT:.0%}: "
+                "the data hardly informed this channel (its belief is its prior)"
+            )
+    return Identification(channels, corr, vif, contraction, warnings)
