@@ -11,6 +11,7 @@ from rich.table import Table
 
 from mmmlab.cli_console import console, error, fmt
 from mmmlab.cli_decisions import optimize, scenario
+from mmmlab.cli_design import design
 from mmmlab.cli_options import setting_option
 from mmmlab.cli_synth import sbc, simulate_world, synth
 from mmmlab.inference.settings import SEED, SamplerSettings
@@ -340,6 +341,7 @@ app.command()(synth)
 app.command()(sbc)
 app.command()(optimize)
 app.command()(scenario)
+app.command()(design)
 
 
 def _add_bench() -> None:
