@@ -50,11 +50,13 @@ class Identification:
 
 
 def prior_fit(fit: Fit, draws: int, seed: int = 0) -> Fit:
-    """`fit` with its posterior replaced by `draws` draws of the model's prior."""
+    """`fit` with its posterior replaced by `draws` draws of the model's prior (its lift tests
+    dropped: a prior knows none)."""
     bound = bind(fit.train, fit.config)
     sample = Predictive(bound.model, num_samples=draws)(jax.random.PRNGKey(seed), bound.data)
-    prior = {k: np.asarray(sample[k])[None] for k in fit.posterior if k in sample}
-    return replace(fit, posterior=prior, sample_stats={})
+    observed = ("y", "lift")
+    prior = {k: np.asarray(v)[None] for k, v in sample.items() if k not in observed}
+    return replace(fit, posterior=prior, sample_stats={}, lift_tests=())
 
 
 def identification(
