@@ -40,12 +40,13 @@ class Candidate:
 
 @dataclass(frozen=True)
 class GeoSplit:
-    """The treated geos of a geo design, the control weight `w` and the residual series
-    (T,) of treated minus w × control, which gives the design its noise."""
+    """The treated geos of a geo design, the control weight `w`, the residual series (T,)
+    of treated minus w × control (``residuals @ combo``), which gives the design its noise."""
 
     treated: tuple[int, ...]
     weight: float
     series: np.ndarray
+    combo: np.ndarray  # (G,) how each geo enters the estimate: 1 treated, −w control
 
 
 def balanced_split(residuals: np.ndarray, target: np.ndarray, seed: int = 0) -> GeoSplit:
@@ -64,9 +65,10 @@ def balanced_split(residuals: np.ndarray, target: np.ndarray, seed: int = 0) -> 
         mask = np.zeros(G, bool)
         mask[list(treated)] = True
         w = level[mask].sum() / level[~mask].sum()
-        series = residuals[:, mask].sum(axis=1) - w * residuals[:, ~mask].sum(axis=1)
+        combo = np.where(mask, 1.0, -w)
+        series = residuals @ combo
         if best is None or series.std() < best.series.std():
-            best = GeoSplit(tuple(int(g) for g in treated), float(w), series)
+            best = GeoSplit(tuple(int(g) for g in treated), float(w), series, combo)
     assert best is not None
     return best
 

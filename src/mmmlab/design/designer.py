@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mmmlab.backends.mmm import MmmFit
 from mmmlab.decisions.response import Response
 from mmmlab.decisions.window import plan_horizon
 from mmmlab.design import assurance as stats
@@ -26,6 +27,7 @@ from mmmlab.design.identification import Identification, identification, prior_f
 from mmmlab.design.inputs import (
     DEFAULT_CHANGES,
     DEFAULT_DURATIONS,
+    MIN_PLACEBO_WINDOWS,
     DesignError,
     check_channels,
     check_numbers,
@@ -33,7 +35,7 @@ from mmmlab.design.inputs import (
     parse_durations,
 )
 from mmmlab.design.lift import changed_plan, lift_paths
-from mmmlab.design.noise import NOISE_RULES, Noise, lift_noise
+from mmmlab.design.noise import NOISE_RULES, Noise, holdout_sums, lift_noise
 from mmmlab.design.scoring import rank
 from mmmlab.inference.fit import Fit
 from mmmlab.inference.progress import ProgressBar
@@ -118,8 +120,8 @@ def design(
     null_roas : the ROAS a null-confirmation test rules out; a channel with posterior
         P(ROAS < null_roas) >= 0.5 gets null-confirmation figures
     draws : evenly spaced posterior draws to use (None: all)
-    residuals : (T, G) residuals to take the noise from (default: target minus the
-        posterior-mean fit)
+    residuals : (T', G) residual series to take the noise from (default: the fit's, target
+        minus the posterior-mean fit; e.g. out-of-sample residuals of a backtest)
 
     Raises DesignError naming the option before any work.
     """
@@ -135,15 +137,23 @@ def design(
     spans = parse_durations(durations, fit.train.n_time, after)
     if draws is not None and draws < 1:
         raise DesignError(f"--draws {draws}: give 1 or more")
-    if residuals is not None and np.shape(residuals) != fit.train.target.shape:
+    longest = MIN_PLACEBO_WINDOWS * (max(spans) + after)
+    if residuals is not None and (
+        np.ndim(residuals) != 2
+        or np.shape(residuals)[1] != fit.train.n_geos
+        or len(residuals) < longest
+    ):
         raise DesignError(
-            f"residuals: shape {np.shape(residuals)}, the fit's target is {fit.train.target.shape}"
+            f"residuals: shape {np.shape(residuals)}; give (periods, {fit.train.n_geos} geos) "
+            f"with at least {longest} periods ({MIN_PLACEBO_WINDOWS} windows of the longest test)"
         )
 
     fit = _thin(fit, draws)
     post = fit.components()
-    if residuals is None:
+    own = residuals is None
+    if own:
         residuals = fit.train.target - post.mean.mean(axis=0)
+        loglik = MmmFit(fit).log_likelihood(fit.train)  # (S, T, G)
     roas = fit.roas_draws(components=post)["roas"]  # (S, C)
     prior = prior_fit(fit, fit.num_draws, seed)
     ident = identification(fit.train.spend, fit.channels, roas, prior.roas_draws()["roas"])
@@ -151,6 +161,7 @@ def design(
     if geo_designs and fit.train.n_geos > 1:
         split = balanced_split(residuals, fit.train.target, seed)
     series = {"national": residuals.sum(axis=1)} | ({"geo": split.series} if split else {})
+    combos = {"national": np.ones(fit.train.n_geos)} | ({"geo": split.combo} if split else {})
 
     horizon = plan_horizon(fit.train, l_max, max(spans))
     response = Response.from_fit(fit, horizon)
@@ -182,7 +193,10 @@ def design(
         w = cand.duration + after
         key = (cand.kind, w)
         if key not in noises:
-            noises[key] = lift_noise(series[cand.kind], w, noise)
+            placebo = None
+            if own:
+                placebo = holdout_sums(post.mean, loglik, fit.train.target, combos[cand.kind], w)
+            noises[key] = lift_noise(series[cand.kind], w, noise, placebo)
         sd = noises[key].used
         total = lift[k, :, :w].sum(axis=1)  # (S,)
         c = fit.channels.index(cand.channel)
