@@ -1,7 +1,7 @@
 """Is the experiment designer calibrated? Assurance against detection rates, and the level of
 the stated test, on a world with AR(1) residuals (docs/design.md, "Checks").
 
-    .venv/bin/python benchmarks/design_calibration.py [--seeds 300] [--rho 0.6]
+    .venv/bin/python benchmarks/design_calibration.py [--seeds 400] [--rho 0.6]
 
 The world: `small_business` with ``noise_ar1`` (ρ = 0.6 by default), seed 0, fitted by NUTS
 (2 chains × (500 + 500)). The experiments use the world's own noise: `Truth.noise` of
@@ -33,7 +33,7 @@ from mmmlab.synth.presets import shipped_world
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=300, help="fresh worlds of noise")
+    parser.add_argument("--seeds", type=int, default=400, help="fresh worlds of noise")
     parser.add_argument("--rho", type=float, default=0.6, help="AR(1) of the world's noise")
     args = parser.parse_args()
     spec = shipped_world("small_business").model_copy(update={"noise_ar1": args.rho})
