@@ -61,7 +61,10 @@ def _enable_compilation_cache() -> None:
     except OSError:
         return  # a read-only home: compile in memory only
     jax.config.update("jax_compilation_cache_dir", str(path))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    # Every program, however quick to compile: a new process then loads even the small ones
+    # (the report's, the simulators' op-by-op ones) instead of compiling them again
+    # (measured: 13% less CPU for a warm `mmmlab fit --example`).
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
