@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mmmlab.backends.mmm import MmmFit
 from mmmlab.decisions.response import Response
 from mmmlab.decisions.window import plan_horizon
 from mmmlab.design import assurance as stats
@@ -39,6 +38,8 @@ from mmmlab.design.noise import NOISE_RULES, Noise, holdout_sums, lift_noise
 from mmmlab.design.scoring import rank
 from mmmlab.inference.fit import Fit
 from mmmlab.inference.progress import ProgressBar
+from mmmlab.metrics.roas import roas_draws
+from mmmlab.models.likelihood import observation
 
 BELIEF_GAP = 0.2  # assurance above the sceptical one by this much: the rationale says so
 
@@ -153,10 +154,14 @@ def design(
     own = residuals is None
     if own:
         residuals = fit.train.target - post.mean.mean(axis=0)
-        loglik = MmmFit(fit).log_likelihood(fit.train)  # (S, T, G)
-    roas = fit.roas_draws(components=post)["roas"]  # (S, C)
+        loglik = _loglik(fit, post.mean)  # (S, T, G)
+    spend = fit.train.spend
+    roas = roas_draws(post.media, post.media, spend)["roas"]  # (S, C)
     prior = prior_fit(fit, fit.num_draws, seed)
-    ident = identification(fit.train.spend, fit.channels, roas, prior.roas_draws()["roas"])
+    prior_media = prior.components().media
+    ident = identification(
+        spend, fit.channels, roas, roas_draws(prior_media, prior_media, spend)["roas"]
+    )
     split = None
     if geo_designs and fit.train.n_geos > 1:
         split = balanced_split(residuals, fit.train.target, seed)
@@ -245,6 +250,15 @@ def design(
         dates=horizon.dates,
         split=split,
     )
+
+
+def _loglik(fit: Fit, mean: np.ndarray) -> np.ndarray:
+    """(S, T, G) log-likelihood of the training target per draw (`models.likelihood`)."""
+    post = fit.flat_posterior()
+    sigma = np.asarray(post["sigma"]).reshape(len(mean), 1, -1) * fit.scaling.y_scale
+    nu = np.asarray(post["nu"]).reshape(-1, 1, 1) if "nu" in post else None
+    noise = observation(fit.config.likelihood, mean, sigma, nu)
+    return np.asarray(noise.log_prob(fit.train.target[None]))
 
 
 def _thin(fit: Fit, draws: int | None) -> Fit:

@@ -6,20 +6,22 @@
 - contraction: ``1 − var_posterior / var_prior`` of the channel's ROAS; below
   `CONTRACTION_LIMIT` the data hardly informed the channel and its posterior is its prior.
 
-The prior's draws come from the fit's own NumPyro model (`models.mmm.bind`, numpyro's
-`Predictive`), shaped like a posterior so a `Fit` built on them reads them the same way.
+The prior's draws come from the model's own prior distributions (`models.mmm`), shaped like
+a posterior so a `Fit` built on them reads them the same way (`prior_fit`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
-from numpyro.infer import Predictive
 
 from mmmlab.inference.fit import Fit
-from mmmlab.models.mmm import bind
+from mmmlab.inference.programs import PROGRAMS
+from mmmlab.models.mmm import Structure, _channel_prior, effect_prior
 
 CORR_LIMIT = 0.7
 VIF_LIMIT = 10.0
@@ -50,13 +52,40 @@ class Identification:
 
 
 def prior_fit(fit: Fit, draws: int, seed: int = 0) -> Fit:
-    """`fit` with its posterior replaced by `draws` draws of the model's prior (its lift tests
-    dropped: a prior knows none)."""
-    bound = bind(fit.train, fit.config)
-    sample = Predictive(bound.model, num_samples=draws)(jax.random.PRNGKey(seed), bound.data)
-    observed = ("y", "lift")
-    prior = {k: np.asarray(v)[None] for k, v in sample.items() if k not in observed}
-    return replace(fit, posterior=prior, sample_stats={}, lift_tests=())
+    """`fit` whose media-curve sites and channel effects (all the response and ROAS read)
+    are `draws` draws of the model's own priors (`models.mmm`); every other site keeps the
+    posterior's first `draws` draws (tiled when fewer), and the lift tests are dropped."""
+    s = fit.structure
+    run, _ = PROGRAMS.get(
+        ("design.prior", s.key, draws), lambda: jax.jit(lambda k, share: _prior(s, share, k, draws))
+    )
+    prior = run(jax.random.PRNGKey(seed), jnp.asarray(fit.scaling.spend_share))
+    rows = np.arange(draws) % fit.num_draws
+    post = {k: v[rows] for k, v in fit.flat_posterior().items()}
+    sites = post | {k: np.asarray(v) for k, v in prior.items()}
+    return replace(
+        fit, posterior={k: v[None] for k, v in sites.items()}, sample_stats={}, lift_tests=()
+    )
+
+
+def _prior(s: Structure, spend_share: jax.Array, key: jax.Array, draws: int) -> dict:
+    """`draws` draws (draws, k) of each media site and of the effects, as the model's plates
+    draw them."""
+    cfg, channels = s.config, list(s.channels)
+    keys = iter(jax.random.split(key, len(s.media_sites) + 3))
+
+    def sample(prior: Any, size: int) -> jax.Array:
+        return prior.expand((size,)).sample(next(keys), (draws,))
+
+    out = {
+        site: sample(_channel_prior(cfg, site, [channels[i] for i in idx]), len(idx))
+        for site, idx in s.media_sites
+    }
+    out["effect"] = sample(effect_prior(cfg, channels, spend_share), len(channels))
+    if s.n_geos > 1:
+        out["effect_geo_sd"] = sample(_channel_prior(cfg, "effect_geo_sd", channels), len(channels))
+        out["effect_geo_z"] = jax.random.normal(next(keys), (draws, len(channels), s.n_geos))
+    return out
 
 
 def identification(
