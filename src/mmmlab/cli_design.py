@@ -82,17 +82,20 @@ def design(
 def _print(rec, top: int) -> None:
     t = rec.table
     table = Table(
-        title=f"Lift tests from {rec.dates[0].date()} (α {rec.settings['alpha']}; assurance "
-        "= posterior-expected power; cost = spend at risk + expected revenue lost)"
+        title=f"Lift tests from {rec.dates[0].date()} (α {rec.settings['alpha']}): lift = mean "
+        "predicted lift; assur. = posterior-expected power; scept. = assurance if the lift is "
+        f"{rec.settings['sceptical']:.0%} smaller; ROAS sd− = expected fall of the channel's ROAS "
+        "sd; cost = spend at risk + expected revenue lost"
     )
-    for col in ("#", "test", "lift (mean)", "σ_d", "assurance", "sceptical", "ROAS sd −", "cost"):
-        table.add_column(col, justify="right")
+    table.add_column("#", justify="right", no_wrap=True, min_width=3)
+    table.add_column("test", no_wrap=True, overflow="fold")
+    for col in ("lift", "assur.", "scept.", "ROAS sd−", "cost"):
+        table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
     for row in t.head(top).itertuples():
         table.add_row(
             f"{row.rank}{'*' if row.pareto else ''}",
             row.candidate,
             f"{row.lift_mean:,.0f}",
-            f"{row.noise_sd:,.0f}",
             f"{row.assurance:.0%}",
             f"{row.assurance_sceptical:.0%}",
             f"{row.sd_reduction:.0%}",
@@ -100,6 +103,12 @@ def _print(rec, top: int) -> None:
         )
     console.print(table)
     console.print("* on the assurance–cost Pareto front")
+    sds = ", ".join(
+        f"{kind} {w}p {n.used:,.0f} ({n.rule}: AR(1) {n.ar1:,.0f}, placebo {n.placebo:,.0f}, "
+        f"iid {n.iid:,.0f})"
+        for (kind, w), n in sorted(rec.noise.items())
+    )
+    console.print(f"noise sd of the lift estimate, by measured periods: {sds}", highlight=False)
     for row in t.head(3).itertuples():
         console.print(f"[bold]{row.candidate}[/]: {row.rationale}", highlight=False)
     for ch, info in rec.summary()["null_confirmation"].items():
