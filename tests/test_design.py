@@ -190,3 +190,13 @@ def test_files_and_command(fit, rec, tmp_path):
     assert bad.exit_code == 2 and "--max-cost" in bad.output
     unknown = runner.invoke(app, [*args, "--channels", "tv"])
     assert unknown.exit_code == 2 and "unknown channel(s) ['tv']" in unknown.output
+
+
+def test_mmmlab_design_is_the_designer(fit):
+    """`mmmlab.design(fit, ...)` (the lazily imported package, callable) is `design`."""
+    import mmmlab.design.noise  # noqa: F401  (a submodule imported first changes nothing)
+
+    assert callable(mmmlab.design) and "design" in mmmlab.__all__
+    ours = mmmlab.design(fit, channels=["search_ads"], durations="2")
+    theirs = design(fit, channels=["search_ads"], durations="2")
+    pd.testing.assert_frame_equal(ours.table, theirs.table)

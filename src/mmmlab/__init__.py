@@ -9,6 +9,7 @@ The short public surface::
     same = mmmlab.load("out/fit")
     plan = mmmlab.optimize(fit, budget=1e6, horizon=13)        # mmmlab.decisions.write_plan
     result = mmmlab.scenario(fit, "plans.yaml")                # .write_scenarios
+    recs = mmmlab.design(fit)                                  # which lift test next
     dataset, truth = mmmlab.simulate("small_business", seed=3)   # any built-in world
 
 Names are imported on first use (PEP 562): ``import mmmlab`` sets up JAX and nothing else, so
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     from mmmlab import datasets
     from mmmlab.data import ColumnMap, Dataset, MffMap, read_dataset, read_mff
     from mmmlab.decisions import optimize, scenario
+    from mmmlab.design import design
     from mmmlab.inference import Fit, SamplerSettings, fit
     from mmmlab.inference.fit import load_fit as load
     from mmmlab.models import ModelConfig, Prior
@@ -44,6 +46,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "SamplerSettings": ("mmmlab.inference.settings", "SamplerSettings"),
     "Truth": ("mmmlab.synth", "Truth"),
     "datasets": ("mmmlab.datasets", None),
+    "design": ("mmmlab.design", None),  # the package, callable as its `design` function
     "example_dataset": ("mmmlab.synth", "example_dataset"),
     "fit": ("mmmlab.inference.fit", "fit"),
     "load": ("mmmlab.inference.fit", "load_fit"),
@@ -63,6 +66,7 @@ __all__ = [
     "SamplerSettings",
     "Truth",
     "datasets",
+    "design",
     "example_dataset",
     "fit",
     "load",
