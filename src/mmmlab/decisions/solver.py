@@ -94,17 +94,24 @@ def ascend(
             return Ascent(np.asarray(x), float(f), it - 1, "stalled")
         d = proj(x + step * g) - x
         slope = float(jnp.vdot(g, d))
-        reference, a = max(best[-memory:]), 1.0
+        reference, a, gain = max(best[-memory:]), 1.0, None
         for _ in range(30):
             f_new, g_new = value_and_grad(x + a * d)
             if float(f_new) >= reference + 1e-4 * a * slope:
                 break
+            if float(f_new) > float(f) and (gain is None or float(f_new) > float(gain[1])):
+                gain = (a, f_new, g_new)
             # the maximum of the quadratic through f(x), its slope and f(x + a d), kept
             # inside [0.1 a, 0.5 a]
             curve = float(f_new) - float(f) - a * slope
             a *= 0.5 if curve >= 0 else float(np.clip(-0.5 * slope / curve, 0.1, 0.5))
         else:
-            return Ascent(np.asarray(x), float(f), it, "stalled")
+            # No step met Armijo's condition: the slope promised far more than any step gave,
+            # as where a return's marginal is unbounded at zero spend (Hill slope < 1). Take
+            # the best step that rose at all; with none, the ascent has stalled.
+            if gain is None:
+                return Ascent(np.asarray(x), float(f), it, "stalled")
+            a, f_new, g_new = gain
         s, y = a * d, g_new - g
         x, f, g = x + s, f_new, g_new
         best.append(max(best[-1], float(f)))
