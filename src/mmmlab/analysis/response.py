@@ -30,7 +30,7 @@ def response_curves(
     spend = dataset.spend.sum(axis=(0, 1))
     rows = []
     for m in grid:
-        total = fit.components(dataset, media_scale=float(m)).media.sum(axis=(1, 2))  # (S, C)
+        total = fit.media(dataset, media_scale=float(m)).sum(axis=(1, 2))  # (S, C)
         lo, hi = draw_interval(total)
         for c, ch in enumerate(dataset.channels):
             rows.append(

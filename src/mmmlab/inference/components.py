@@ -40,6 +40,18 @@ def evaluate_draws(s: Structure, flat: dict, data: ModelData) -> dict[str, np.nd
     return _in_chunks(fn, flat, data)
 
 
+def evaluate_media(s: Structure, flat: dict, data: ModelData) -> np.ndarray:
+    """The media (S, T, G, C) of each posterior draw alone, in model units: what ROAS and
+    response curves read. The same arithmetic as `evaluate_draws`' media (the same values),
+    without computing and copying the other parts."""
+
+    def one(params: dict, data: ModelData) -> dict:
+        return {"media": components(params, data, s)["media"]}
+
+    fn, _ = PROGRAMS.get(("media", s.key), lambda: jax.jit(jax.vmap(one, in_axes=(0, None))))
+    return _in_chunks(fn, flat, data)["media"]
+
+
 def evaluate_lifts(s: Structure, flat: dict, data: ModelData) -> np.ndarray:
     """(S, N) each posterior draw's predicted lift of the tests in `data.lifts`, target
     units; `data` is the training window the tests were laid out on."""

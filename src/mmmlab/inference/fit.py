@@ -15,7 +15,13 @@ import pandas as pd
 
 from mmmlab.data import Dataset, DatasetError
 from mmmlab.data.lift_tests import LiftExperiment, as_lift_tests
-from mmmlab.inference.components import PARTS, Components, evaluate_draws, evaluate_lifts
+from mmmlab.inference.components import (
+    PARTS,
+    Components,
+    evaluate_draws,
+    evaluate_lifts,
+    evaluate_media,
+)
 from mmmlab.inference.diagnostics import Diagnostics, nuts_diagnostics
 from mmmlab.inference.nuts import constrain, run_nuts
 from mmmlab.inference.progress import ProgressBar
@@ -95,13 +101,9 @@ class Fit:
         Any later window works: its adstock starts from the spend before it, and its time
         index continues from training. `media_scale` multiplies all media (what-if spend).
         """
-        dataset = self.train if dataset is None else dataset
-        self._check_window(dataset)
-        data = prepare(dataset, self.config, self.scaling)
-        data = data._replace(
-            media_lags=data.media_lags * media_scale, reference_lags=self._reference_lags
+        out = evaluate_draws(
+            self.structure, self.flat_posterior(), self._window(dataset, media_scale)
         )
-        out = evaluate_draws(self.structure, self.flat_posterior(), data)
         y_scale = self.scaling.y_scale
         media = out["media"]
         media *= y_scale[:, None]  # in place: for a large panel this array is gigabytes
@@ -109,6 +111,25 @@ class Fit:
             parts={k: out[k] * y_scale for k in PARTS},
             media=media,
             mean=out["mean"] * y_scale,
+        )
+
+    def media(self, dataset: Dataset | None = None, media_scale: float = 1.0) -> np.ndarray:
+        """Each channel's contribution (S, T, G, C) for `dataset` (default: the training
+        window) in target units: `components(...).media` without the other parts."""
+        media = evaluate_media(
+            self.structure, self.flat_posterior(), self._window(dataset, media_scale)
+        )
+        media *= self.scaling.y_scale[:, None]
+        return media
+
+    def _window(self, dataset: Dataset | None, media_scale: float):
+        """The model's data for `dataset` (default: training), its media scaled by
+        `media_scale`, channel effects averaged over the training window."""
+        dataset = self.train if dataset is None else dataset
+        self._check_window(dataset)
+        data = prepare(dataset, self.config, self.scaling)
+        return data._replace(
+            media_lags=data.media_lags * media_scale, reference_lags=self._reference_lags
         )
 
     def predict(
@@ -138,8 +159,8 @@ class Fit:
         are reused when given."""
         dataset = self.train if dataset is None else dataset
         base = self.components(dataset) if components is None else components
-        bumped = self.components(dataset, media_scale=1.0 + MARGIN)
-        return roas_draws(base.media, bumped.media, dataset.spend)
+        bumped = self.media(dataset, media_scale=1.0 + MARGIN)
+        return roas_draws(base.media, bumped, dataset.spend)
 
     def roas(
         self, dataset: Dataset | None = None, components: Components | None = None
