@@ -123,6 +123,22 @@ def test_table_is_ranked_by_front_then_assurance_and_front_is_non_dominated(rec)
     assert {s.split()[0] for s in rec.settings["skipped"]} == {"local_ads", "email"}
 
 
+def test_information_score_ranks_by_the_expected_fall_of_the_roas_sd(fit, rec):
+    info = design(fit, score="information")
+    t = info.table
+    assert (np.diff(t.layer) >= 0).all() and info.settings["score"] == "information"
+    for row in t[t.pareto].itertuples():
+        better = (t.sd_reduction >= row.sd_reduction) & (t.cost <= row.cost)
+        assert not (better & ((t.sd_reduction > row.sd_reduction) | (t.cost < row.cost))).any()
+    # the same candidates and figures, ranked another way
+    pd.testing.assert_frame_equal(
+        t.drop(columns=["rank", "layer", "pareto"]).sort_values("candidate").reset_index(drop=True),
+        rec.table.drop(columns=["rank", "layer", "pareto"])
+        .sort_values("candidate")
+        .reset_index(drop=True),
+    )
+
+
 def test_golden_numbers_of_a_small_fixed_fit(rec):
     """The public numbers of one fixed fit (small_business seed 0, NUTS seed 0, 2 × 100)."""
     top = rec.table.iloc[0]
@@ -153,6 +169,7 @@ GOLDEN = {
         ({"spend_changes": "+half"}, ["--spend-changes", "'+half'"]),
         ({"alpha": 1.5}, ["--alpha 1.5"]),
         ({"noise": "white"}, ["--noise", "'white'"]),
+        ({"score": "power"}, ["--score", "'power'", "information"]),
         ({"max_cost": 1.0}, ["--max-cost", "no candidate costs that little"]),
     ],
 )

@@ -120,3 +120,21 @@ def _split_sd(residuals: np.ndarray, target: np.ndarray, treated: tuple[int, ...
     mask = np.isin(np.arange(residuals.shape[1]), treated)
     w = target[:, mask].sum() / target[:, ~mask].sum()
     return float((residuals[:, mask].sum(axis=1) - w * residuals[:, ~mask].sum(axis=1)).std())
+
+
+def test_world_noise_ar1_setting():
+    """`noise_ar1` makes a world's noise AR(1) with the same sd; 0 draws the same bytes."""
+    from mmmlab.synth.world import WorldSpec, simulate_world
+
+    spec = shipped_world("small_business")
+    base, _ = simulate_world(spec, 3)
+    same, _ = simulate_world(spec.model_copy(update={"noise_ar1": 0.0}), 3)
+    np.testing.assert_array_equal(base.target, same.target)
+    long = spec.model_copy(update={"n_periods": 2000})
+    _, white = simulate_world(long, 3)
+    _, red = simulate_world(long.model_copy(update={"noise_ar1": 0.6}), 3)
+    x = red.noise[:, 0]
+    assert np.corrcoef(x[1:], x[:-1])[0, 1] == pytest.approx(0.6, abs=0.04)
+    assert x.std() == pytest.approx(white.noise.std(), rel=0.1)
+    with pytest.raises(ValueError, match="noise_ar1"):
+        WorldSpec.model_validate(spec.model_dump() | {"noise_ar1": 1.0})

@@ -36,6 +36,9 @@ def design(
         float, typer.Option(help="Shrink of the lifts toward zero for the sceptical assurance")
     ] = 0.5,
     null_roas: Annotated[float, typer.Option(help="ROAS a null-confirmation test rules out")] = 0.5,
+    score: Annotated[
+        str, typer.Option(help="assurance | information: ranked against cost (no weights)")
+    ] = "assurance",
     draws: Annotated[int, typer.Option(min=1, help="Posterior draws used (evenly spaced)")] = 1000,
     top: Annotated[int, typer.Option(min=1, help="Rows printed")] = 10,
     progress: bool = True,
@@ -57,16 +60,17 @@ def design(
         names = None if channels is None else [c.strip() for c in channels.split(",")]
         rec = run_design(
             fit,
-            names,
-            spend_changes,
-            durations,
-            alpha,
-            max_cost,
-            measure_after,
-            noise,
-            sceptical,
-            null_roas,
-            draws,
+            channels=names,
+            spend_changes=spend_changes,
+            durations=durations,
+            alpha=alpha,
+            max_cost=max_cost,
+            measure_after=measure_after,
+            noise=noise,
+            sceptical=sceptical,
+            null_roas=null_roas,
+            score=score,
+            draws=draws,
             progress=progress,
         )
     except (DatasetError, ValueError, FileNotFoundError) as err:

@@ -35,7 +35,7 @@ from mmmlab.design.inputs import (
 )
 from mmmlab.design.lift import changed_plan, lift_paths
 from mmmlab.design.noise import NOISE_RULES, Noise, holdout_sums, lift_noise
-from mmmlab.design.scoring import rank
+from mmmlab.design.scoring import SCORES, rank
 from mmmlab.inference.fit import Fit
 from mmmlab.inference.progress import ProgressBar
 from mmmlab.metrics.roas import roas_draws
@@ -105,6 +105,7 @@ def design(
     noise: str = "max",
     sceptical: float = 0.5,
     null_roas: float = 0.5,
+    score: str = "assurance",
     draws: int | None = 1000,
     geo_designs: bool = True,
     residuals: np.ndarray | None = None,
@@ -120,6 +121,8 @@ def design(
     sceptical : shrink of the posterior's lifts toward zero for the sceptical assurance
     null_roas : the ROAS a null-confirmation test rules out; a channel with posterior
         P(ROAS < null_roas) >= 0.5 gets null-confirmation figures
+    score : what the front and the ranking weigh against cost: 'assurance' or
+        'information' (the expected fall of the channel's ROAS sd)
     draws : evenly spaced posterior draws to use (None: all)
     residuals : (T', G) residual series to take the noise from (default: the fit's, target
         minus the posterior-mean fit; e.g. out-of-sample residuals of a backtest)
@@ -132,6 +135,8 @@ def design(
         raise DesignError(f"--measure-after {after}: give 0 or more periods")
     if noise not in NOISE_RULES:
         raise DesignError(f"--noise {noise!r}: give one of {list(NOISE_RULES)}")
+    if score not in SCORES:
+        raise DesignError(f"--score {score!r}: give one of {list(SCORES)}")
     check_numbers(alpha, max_cost, sceptical, null_roas)
     names = check_channels(channels, fit.channels)
     changes = parse_changes(spend_changes)
@@ -220,7 +225,7 @@ def design(
     table["rationale"] = [
         _rationale(r, ident.warnings[r.channel], sceptical, null_roas) for r in table.itertuples()
     ]
-    order, table = rank(table, max_cost)
+    order, table = rank(table, max_cost, score)
     if table.empty:
         raise DesignError(
             f"--max-cost {max_cost:,.6g}: no candidate costs that little (the cheapest costs "
@@ -237,6 +242,7 @@ def design(
         "noise": noise,
         "sceptical": sceptical,
         "null_roas": null_roas,
+        "score": score,
         "draws": fit.num_draws,
         "skipped": skipped,
     }
