@@ -42,9 +42,9 @@ def duration_figure(rec: Recommendations) -> plt.Figure:
     channels = list(dict.fromkeys(t.channel))
     fig, axes = plt.subplots(1, len(channels), figsize=(3.0 * len(channels), 2.8), squeeze=False)
     for ax, ch in zip(axes[0], channels, strict=True):
-        for change, rows in t[t.channel == ch].groupby("spend_change", sort=False):
-            rows = rows.sort_values("duration")
-            ax.plot(rows.duration, rows.assurance, marker="o", ms=3, label=change)
+        for i, change in enumerate(rec.settings["spend_changes"]):  # one colour per change
+            rows = t[(t.channel == ch) & (t.spend_change == change)].sort_values("duration")
+            ax.plot(rows.duration, rows.assurance, marker="o", ms=3, color=f"C{i}", label=change)
         ax.set_title(ch, fontsize=9)
         ax.set_ylim(0, 1)
         ax.set_xlabel("duration (periods)", fontsize=8)
