@@ -34,11 +34,6 @@ from mmmlab.inference.starts import (
 )
 
 CHUNK = 100  # iterations per compiled step; the progress bar moves this often
-# XLA options of every sampler program. Without LLVM's expensive passes the national model's
-# programs compile in a third less time (init 8.1 -> 6.3 s, advance 6.1 -> 4.1 s on 2 cores)
-# and sample as fast (20 geos: the same seconds per chunk); the draws are bitwise the same,
-# because no pass that could reorder floating-point arithmetic runs without fast-math.
-COMPILE_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
 
 
 class SampleStats(NamedTuple):
@@ -168,7 +163,7 @@ def compile_nuts(
     advance = chains.over_chains(advance, method, (0, None))
     begin = None
     if multi:
-        start = jax.jit(start).lower(keys, args).compile(COMPILE_OPTIONS)
+        start = jax.jit(start).lower(keys, args).compile()
         begin = chains.shapes(start.out_info[0])
     if method == "sequential":  # one chain's program; the inverse mass is shared
         begin = None if begin is None else Start(chains.one_chain(begin.position), begin[1])
@@ -179,7 +174,7 @@ def compile_nuts(
     # XLA compiles outside the GIL; two programs side by side keep both cores busy
     # (measured: 6.5 s -> 5.3 s wall for the national model on 2 cores).
     with ThreadPoolExecutor(max_workers=2) as pool:
-        init, advance = pool.map(lambda lowered: lowered.compile(COMPILE_OPTIONS), (init, advance))
+        init, advance = pool.map(lambda lowered: lowered.compile(), (init, advance))
     return NutsPrograms(start if multi else None, init, advance, method)
 
 
