@@ -64,11 +64,16 @@ def evaluate_lifts(s: Structure, flat: dict, data: ModelData) -> np.ndarray:
     return _in_chunks(fn, flat, data)["lift"]
 
 
+def chunk_size(n: int, data: ModelData) -> int:
+    """Draws per chunk when `n` draws are evaluated on `data` (`EVAL_CHUNK_ELEMENTS`)."""
+    n_channels, n_time, n_geos, _ = data.media_lags.shape
+    return max(1, min(n, EVAL_CHUNK_ELEMENTS // max(n_channels * n_time * n_geos, 1)))
+
+
 def _in_chunks(fn: Callable, flat: dict, data: ModelData) -> dict[str, np.ndarray]:
     """``fn(draws, data)`` over chunks of draws, outputs stacked (S, ...)."""
     n = len(next(iter(flat.values())))
-    n_channels, n_time, n_geos, _ = data.media_lags.shape
-    size = max(1, min(n, EVAL_CHUNK_ELEMENTS // max(n_channels * n_time * n_geos, 1)))
+    size = chunk_size(n, data)
     out: dict[str, np.ndarray] = {}
     for start in range(0, n, size):
         rows = np.arange(start, start + size) % n  # the last chunk wraps; extra rows dropped

@@ -18,6 +18,7 @@ from mmmlab.data.lift_tests import LiftExperiment, as_lift_tests
 from mmmlab.inference.components import (
     PARTS,
     Components,
+    chunk_size,
     evaluate_draws,
     evaluate_lifts,
     evaluate_media,
@@ -27,6 +28,7 @@ from mmmlab.inference.nuts import constrain, run_nuts
 from mmmlab.inference.progress import ProgressBar
 from mmmlab.inference.serialize import read_fit, save_fit
 from mmmlab.inference.settings import SamplerSettings, check_seed, sampler_settings
+from mmmlab.inference.starts import prior_center_init
 from mmmlab.metrics.roas import MARGIN, roas_draws, roas_summary
 from mmmlab.models.config import ModelConfig
 from mmmlab.models.lift import prepare_lifts
@@ -206,6 +208,45 @@ def load_fit(directory: str | Path) -> Fit:
     return Fit(**read_fit(directory))
 
 
+def _report_programs(
+    model: Callable,
+    s: Structure,
+    scaling: Scaling,
+    data: Any,
+    y: Any,
+    dataset: Dataset,
+    config: ModelConfig,
+    settings: SamplerSettings,
+    tests: tuple[LiftExperiment, ...],
+) -> Callable[[], None]:
+    """What the fit runs while its sampler compiles: the programs that come after sampling
+    (constraining the draws; components and media, as `Fit.components`, `Fit.roas` and the
+    response curves call them), traced and compiled for the fit's shapes by running them on
+    zero draws (one chunk of draws: a large panel evaluates no more than that). The real
+    calls then find them compiled; a new process pays neither their tracing nor their
+    compile after sampling. A warm-up only: whatever it raises, the real calls raise."""
+
+    def run() -> None:
+        try:
+            sites = jax.eval_shape(
+                lambda key: prior_center_init(model, (data, y), key, 0.0), jax.random.PRNGKey(0)
+            )
+            shape = (settings.num_chains, settings.num_samples)
+            z = {k: np.zeros(shape + v.shape, v.dtype) for k, v in sites.items()}
+            drawn = {k: np.asarray(v) for k, v in constrain(s.key, model, (data, y), z).items()}
+            flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in drawn.items()}
+            size = chunk_size(len(next(iter(flat.values()))), prepare(dataset, config, scaling))
+            chunk = {k: v[None, :size] for k, v in flat.items()}
+            none: Any = None  # no diagnostics: the draft only evaluates
+            draft = Fit(config, dataset, scaling, chunk, {}, none, "nuts", 0, lift_tests=tests)
+            draft.components()
+            draft.media(media_scale=1.0 + MARGIN)
+        except Exception:  # noqa: BLE001, S110  (a warm-up: the real calls report errors)
+            pass
+
+    return run
+
+
 def check_rows(train: Dataset, config: ModelConfig) -> None:
     """Refuse data too short for the model it would fit."""
     n_coef = train.n_channels * 2 + train.n_controls + 2 * config.yearly_seasonality + 3
@@ -267,7 +308,8 @@ def fit(
             update={"dense_mass": dense, "num_starts": settings.num_starts or 1}
         )
         with ProgressBar(progress, "NUTS") as callback:
-            run = run_nuts(rng_key, s.key, model, (data, y), settings, callback)
+            report = _report_programs(model, s, scaling, data, y, dataset, config, settings, tests)
+            run = run_nuts(rng_key, s.key, model, (data, y), settings, callback, report)
         posterior = constrain(s.key, model, (data, y), run.z)
         posterior = {k: np.asarray(v) for k, v in posterior.items()}
         stats = {k: np.asarray(v) for k, v in run.stats._asdict().items()}
