@@ -28,7 +28,6 @@ from mmmlab.inference.nuts import constrain, run_nuts
 from mmmlab.inference.progress import ProgressBar
 from mmmlab.inference.serialize import read_fit, save_fit
 from mmmlab.inference.settings import SamplerSettings, check_seed, sampler_settings
-from mmmlab.inference.starts import prior_center_init
 from mmmlab.metrics.roas import MARGIN, roas_draws, roas_summary
 from mmmlab.models.config import ModelConfig
 from mmmlab.models.lift import prepare_lifts
@@ -218,7 +217,7 @@ def _report_programs(
     config: ModelConfig,
     settings: SamplerSettings,
     tests: tuple[LiftExperiment, ...],
-) -> Callable[[], None]:
+) -> Callable[[dict[str, Any]], None]:
     """What the fit runs while its sampler compiles: the programs that come after sampling
     (constraining the draws; components and media, as `Fit.components`, `Fit.roas` and the
     response curves call them), traced and compiled for the fit's shapes by running them on
@@ -226,11 +225,8 @@ def _report_programs(
     calls then find them compiled; a new process pays neither their tracing nor their
     compile after sampling. A warm-up only: whatever it raises, the real calls raise."""
 
-    def run() -> None:
+    def run(sites: dict[str, Any]) -> None:
         try:
-            sites = jax.eval_shape(
-                lambda key: prior_center_init(model, (data, y), key, 0.0), jax.random.PRNGKey(0)
-            )
             shape = (settings.num_chains, settings.num_samples)
             z = {k: np.zeros(shape + v.shape, v.dtype) for k, v in sites.items()}
             drawn = {k: np.asarray(v) for k, v in constrain(s.key, model, (data, y), z).items()}

@@ -156,11 +156,12 @@ def compile_nuts(
     settings: SamplerSettings,
     keys: jax.Array,
     args: tuple,
-    while_compiling: Callable[[], None] | None = None,
+    while_compiling: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[NutsPrograms, float]:
     """Compile the programs for `model(*args)` and chain keys `keys` (C, 2), ahead of time
-    (so compile time is measured apart from sampling). `while_compiling()` runs in this
-    thread while XLA compiles in two others. Returns the programs and the seconds
+    (so compile time is measured apart from sampling). `while_compiling(sites)` runs in
+    this thread while XLA compiles in two others; `sites` holds the shape and dtype of one
+    unconstrained draw of each site. Returns the programs and the seconds
     `while_compiling` ran on after the compilation had finished (not compile time)."""
     init, advance, start = nuts_kernels(model, settings)
     method = chains.chain_method(settings.num_chains, settings.chain_method)
@@ -187,7 +188,11 @@ def compile_nuts(
             finished: list[float] = []
             for future in futures:
                 future.add_done_callback(lambda _: finished.append(time.perf_counter()))
-            while_compiling()
+            lead = 1 if method == "sequential" else 2  # (chain,) iteration axes of a chunk
+            draws = advance.out_info[1].z
+            while_compiling(
+                {k: jax.ShapeDtypeStruct(v.shape[lead:], v.dtype) for k, v in draws.items()}
+            )
             if len(finished) == len(futures):
                 overrun = max(0.0, time.perf_counter() - max(finished))
         init, advance = (future.result() for future in futures)
@@ -227,7 +232,7 @@ def run_nuts(
     model_args: tuple,
     settings: SamplerSettings,
     progress: Callable[[int, int], None] | None = None,
-    while_compiling: Callable[[], None] | None = None,
+    while_compiling: Callable[[dict[str, Any]], None] | None = None,
 ) -> NutsRun:
     """Run NUTS chains for `model(*model_args)`.
 
