@@ -99,6 +99,12 @@ def run(
     data: Annotated[
         str | None, typer.Option(help="Data file or folder of a suite that reads data")
     ] = None,
+    batch: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Fit up to N cells that differ only by seed in one program (1: alone)"
+        ),
+    ] = 1,
 ) -> None:
     """Run every pending cell of a benchmark; rerunning the same spec resumes.
 
@@ -172,6 +178,7 @@ def run(
                 only=only,
                 progress=progress,
                 on_event=on_event,
+                batch=batch,
             )
         except KeyboardInterrupt:
             live.stop()

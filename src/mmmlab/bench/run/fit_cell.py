@@ -5,7 +5,9 @@ dataset's lift experiments when the backend takes them) and score the fit."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mmmlab.backends import Incompatible, get_backend
 from mmmlab.bench.grid.cells import Cell
@@ -22,8 +24,39 @@ from mmmlab.data import Dataset
 def run_here(job: CellJob) -> CellResult:
     """Fit and score `job`'s cell in this process (what `cell.run_cell` does without its
     wrapping)."""
-    cell = job.cell
     t0 = time.perf_counter()
+    ready = prepare(job)
+    if isinstance(ready, CellResult):
+        return ready
+    try:
+        fit = ready.backend.fit(
+            ready.train,
+            dict(job.cell.params),
+            job.cell.cell_seed,
+            dict(job.cell.inference),
+            **ready.extra,
+        )
+    except Incompatible as err:
+        return CellResult(skipped=str(err), data_fingerprint=ready.fingerprint)
+    return score(job, ready, fit, time.perf_counter() - t0)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A cell ready to fit: its windows, answer key, backend and lift experiments."""
+
+    train: Dataset
+    val: Dataset | None
+    test: Dataset | None
+    truth: Any
+    backend: Any
+    extra: dict  # keyword arguments of the backend's fit (its lift experiments)
+    fingerprint: str
+
+
+def prepare(job: CellJob) -> Prepared | CellResult:
+    """Load `job`'s data and windows; a CellResult when the cell is skipped before fitting."""
+    cell = job.cell
     dataset, truth = load_source(cell.dataset, cell.seed)
     fingerprint = dataset.fingerprint
     try:
@@ -37,16 +70,19 @@ def run_here(job: CellJob) -> CellResult:
     caps = backend.capabilities
     calibration = experiments(cell.dataset.lift_tests) if caps.lift_calibration else ()
     extra = {"lift_tests": calibration} if calibration else {}  # lift experiments calibrate
-    try:
-        fit = backend.fit(train, dict(cell.params), cell.cell_seed, dict(cell.inference), **extra)
-    except Incompatible as err:
-        return CellResult(skipped=str(err), data_fingerprint=fingerprint)
+    return Prepared(train, val, test, truth, backend, extra, fingerprint)
+
+
+def score(job: CellJob, ready: Prepared, fit: Any, seconds: float) -> CellResult:
+    """Score a fitted cell and keep its files; `seconds` so far join ``cell_seconds``."""
+    t0 = time.perf_counter()
+    cell, caps = job.cell, ready.backend.capabilities
     artifacts = Path(job.artifacts) if job.artifacts else None
     fitted = FittedCell(
         fit=fit,
         capabilities=caps,
-        windows={"train": train, "validation": val, "test": test},
-        truth=truth,
+        windows={"train": ready.train, "validation": ready.val, "test": ready.test},
+        truth=ready.truth,
         cell_seed=cell.cell_seed,
         convergence=cell.convergence,
         artifacts=artifacts,
@@ -59,8 +95,8 @@ def run_here(job: CellJob) -> CellResult:
         fit.save_pareto(artifacts / "pareto.csv")
     if cell.save_posterior and artifacts and caps.save_posterior:
         fit.save_posterior(str(artifacts / "fit"))
-    metrics.append(("cell_seconds", "", time.perf_counter() - t0))
-    return CellResult(tuple(metrics), None, fingerprint)
+    metrics.append(("cell_seconds", "", seconds + time.perf_counter() - t0))
+    return CellResult(tuple(metrics), None, ready.fingerprint)
 
 
 def _over_budget(cell: Cell, train: Dataset) -> str | None:

@@ -21,6 +21,7 @@ from mmmlab.bench.results.records import write_record
 from mmmlab.bench.results.reference import compare_to_reference
 from mmmlab.bench.results.schema import CellKey
 from mmmlab.bench.results.store import CellRow, Store
+from mmmlab.bench.run.batched import cell_names, group_tasks, split_outcome
 from mmmlab.bench.run.executor import Outcome, Task
 from mmmlab.bench.run.executors import make_executor
 from mmmlab.bench.run.isolated import peer_python
@@ -29,6 +30,7 @@ from mmmlab.bench.run.resume import stale_cells
 from mmmlab.runtime import host_device_count
 
 WORKER = "mmmlab.bench.run.cell:run_cell"
+BATCH_WORKER = "mmmlab.bench.run.batched:run_task"
 
 
 class RunResult(NamedTuple):
@@ -61,6 +63,7 @@ def run_benchmark(
     only: str | None = None,
     progress: Callable[[dict[str, int], int, float], None] | None = None,
     on_event: Callable[[str, str], None] | None = None,
+    batch: int = 1,
 ) -> RunResult:
     """Run every pending cell of `spec` into the run directory `out`.
 
@@ -70,6 +73,8 @@ def run_benchmark(
     progress : ``progress(counts, total, eta_seconds)`` after each change
     on_event : ``on_event(kind, text)`` for 'failed' / 'skipped' / 'recovered' / 'stale' /
         'note' notes
+    batch : fit up to this many cells that differ only by seed in one program
+        (`run.batched`; 1: every cell alone); a batch's time limit is `batch` cells' worth
 
     The run holds `out` (`bench.results.lock`): another live run there raises `RunDirectoryHeld`.
     """
@@ -119,8 +124,12 @@ def run_benchmark(
             Task(n, CellJob(by_name[n], str(store.artifact_dir(n)), python[by_name[n].backend]))
             for n in pending
         ]
+        n_cells = len(tasks)
+        tasks = group_tasks(tasks, batch)
         n_workers = min(workers or spec.run.workers or os.cpu_count() or 1, max(len(tasks), 1))
         timeout = timeout_s if timeout_s is not None else spec.run.timeout_s
+        if timeout is not None and len(tasks) < n_cells:
+            timeout *= batch
         runner = make_executor(
             executor,
             n_workers=n_workers,
@@ -136,25 +145,28 @@ def run_benchmark(
             if progress is None:
                 return
             done = max(finished, 1)
-            left = len(tasks) - finished
+            left = n_cells - finished
             eta = (time.monotonic() - started) / done * left if finished else float("nan")
             progress(store.counts(), len(cells), eta)
 
         def on_start(name: str, worker: str) -> None:
-            store.mark_running(name, worker)
+            for cell in cell_names(name):
+                store.mark_running(cell, worker)
             report()
 
         def on_outcome(outcome: Outcome) -> None:
             nonlocal finished
-            finished += 1
-            _record(store, outcome, on_event, digest, version)
+            for each in split_outcome(outcome):
+                finished += 1
+                _record(store, each, on_event, digest, version)
             report()
 
         report()
-        runner.run(tasks, WORKER, on_start=on_start, on_outcome=on_outcome)
+        worker_fn = WORKER if len(tasks) == n_cells else BATCH_WORKER
+        runner.run(tasks, worker_fn, on_start=on_start, on_outcome=on_outcome)
         if spec.reference_model is not None and "loo" in spec.metrics:
             compare_to_reference(store, spec.reference_model)
-        return RunResult(out, store.counts(), len(tasks), store.recovered)
+        return RunResult(out, store.counts(), n_cells, store.recovered)
 
 
 def _record(store: Store, outcome: Outcome, on_event, digest: str, version: str) -> None:
