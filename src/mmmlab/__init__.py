@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     from mmmlab.decisions import optimize, scenario
     from mmmlab.design import design
     from mmmlab.inference import Fit, SamplerSettings, fit
+    from mmmlab.inference.batch import fit_many
     from mmmlab.inference.fit import load_fit as load
     from mmmlab.models import ModelConfig, Prior
     from mmmlab.synth import Truth, example_dataset, simulate
@@ -49,6 +50,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "design": ("mmmlab.design", None),  # the package, callable as its `design` function
     "example_dataset": ("mmmlab.synth", "example_dataset"),
     "fit": ("mmmlab.inference.fit", "fit"),
+    "fit_many": ("mmmlab.inference.batch", "fit_many"),
     "load": ("mmmlab.inference.fit", "load_fit"),
     "optimize": ("mmmlab.decisions", "optimize"),
     "read_dataset": ("mmmlab.data", "read_dataset"),
@@ -69,6 +71,7 @@ __all__ = [
     "design",
     "example_dataset",
     "fit",
+    "fit_many",
     "load",
     "optimize",
     "read_dataset",
