@@ -6,9 +6,11 @@ process: first N sequential `mmmlab.fit` calls, then `fit_many` of the same N se
 `--devices` value asked for). Each path is compiled before it is timed (compile seconds are
 reported apart), so both are warm. Cells per minute = N / sampling wall seconds.
 
-Per seed it reports the agreement with the single fit: whether the draws are bitwise equal,
-the largest difference, and each fit's max R-hat, min bulk ESS and divergences; and per site
-the largest |difference of posterior means| in units of the single fit's posterior sd.
+It reports the leapfrog steps after warmup of both paths (a vectorised batch runs, each
+iteration, the deepest tree of the chains on its device). Per seed it reports the agreement
+with the single fit: whether the draws are bitwise equal, the largest difference, each fit's
+max R-hat, min bulk ESS and divergences, and the largest |difference of posterior means| over
+every parameter element in units of the single fit's posterior sd.
 
     .venv/bin/python benchmarks/batched_fits.py               # 8 seeds, devices auto
     .venv/bin/python benchmarks/batched_fits.py --seeds 8 --devices 1 2
@@ -78,7 +80,21 @@ def main() -> None:
             f"{rate / single_rate:.2f}x one at a time (target {TARGET:g}x: "
             f"{'met' if rate / single_rate >= TARGET else 'NOT met'})"
         )
+        report_steps(singles, fits, d)
         report_agreement(singles, fits)
+
+
+def report_steps(singles: list, fits: list, devices: int) -> None:
+    """Leapfrog steps after warmup: each chain's own, and what a batch runs (the chains of one
+    device wait, each iteration, for the deepest tree of any of them)."""
+    alone = sum(int(f.sample_stats["num_steps"].sum()) for f in singles)
+    own = np.stack([f.sample_stats["num_steps"] for f in fits])  # (fit, chain, draw)
+    per_device = own.reshape(devices, -1, own.shape[-1])
+    synced = int(per_device.max(axis=1).sum()) * per_device.shape[1]
+    print(
+        f"  leapfrog steps after warmup: one at a time {alone}; batched, each chain's own "
+        f"{int(own.sum())}, run in lockstep {synced} ({synced / own.sum():.2f}x its own)"
+    )
 
 
 def report_agreement(singles: list, fits: list) -> None:
