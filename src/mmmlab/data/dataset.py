@@ -239,6 +239,8 @@ class Dataset:
         rows = []
         for g, geo in enumerate(self.geos):
             part = pd.DataFrame({"date": self.dates, "geo": geo, "target": self.target[:, g]})
+            if self.population is not None:
+                part["population"] = self.population[g]
             for c, ch in enumerate(self.channels):
                 part[f"{ch}_spend"] = self.spend[:, g, c]
                 if self.exposure is not None:

@@ -145,6 +145,8 @@ def column_map(dataset: Dataset) -> dict[str, Any]:
         out["exposure"] = {ch: f"{ch}_exposure" for ch in dataset.channels}
     if dataset.n_geos > 1:
         out["geo"] = "geo"
+    if dataset.population is not None:
+        out["population"] = "population"
     return out
 
 

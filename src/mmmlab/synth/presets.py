@@ -24,7 +24,13 @@ from pathlib import Path
 from mmmlab.synth.world import WorldSpec, world_from_file
 
 WORLDS = Path(__file__).parent / "worlds"
-BUSINESSES = ("small_business", "growing_business", "medium_business", "large_business")
+BUSINESSES = (
+    "small_business",
+    "growing_business",
+    "medium_business",
+    "large_business",
+    "national_brand",
+)
 
 
 def shipped_world(name: str) -> WorldSpec:

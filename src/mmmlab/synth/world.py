@@ -106,6 +106,9 @@ class WorldSpec(BaseModel):
         default) draws independent noise, byte for byte as before
     l_max : adstock window, in periods
     exposure : also report exposure (spend × 1000 / CPM) in `Dataset.exposure`
+    population : people in an average geo; when set, each geo reports a population of this
+        times its size (`Dataset.population`, rounded; no draw, so nothing else changes).
+        None (the default) reports none
     """
 
     model_config = _STRICT
@@ -133,6 +136,7 @@ class WorldSpec(BaseModel):
     channels: list[ChannelSpec] = Field(min_length=1)
     controls: list[ControlSpec] = Field(default_factory=list)
     exposure: bool = False
+    population: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _weekday_cycle_needs_days(self) -> WorldSpec:
@@ -393,6 +397,7 @@ def respond(
         spend=draw.spend,
         exposure=exposure,
         target=target,
+        population=None if spec.population is None else np.round(spec.population * draw.size),
         controls=draw.controls,
         control_names=blank.control_names,
         name=name,
