@@ -204,7 +204,8 @@ def _print(row: dict) -> None:
         print(
             f"  {tag:8s}  {r['share_of_true_optimum']:21.4f}  {r['share_of_true_uplift']:14.3f}"
             f"  {r['current_share_of_true_optimum']:7.4f}  {r['budget_cents_off']:9d}"
-            f"  {r['bound_violations']:10d}  {r['marginal_spread']:12.1e}  {r['prob_better']:9.2f}"
+            f"  {r['bound_violations']:10d}  {_spread(r['marginal_spread']):>12s}"
+            f"  {r['prob_better']:9.2f}"
             f"  {r['optimize_s']:10.2f}"
         )
     if "geo_level" in row:
@@ -222,6 +223,11 @@ def _print(row: dict) -> None:
                 f": {g['distance_in_steps']:.2f} steps apart, objective gap "
                 f"{g['objective_gap']:+.1e}"
             )
+
+
+def _spread(value: float) -> str:
+    """The marginal-return spread, or a dash where no channel is off its bounds."""
+    return "-" if np.isnan(value) else f"{value:.1e}"
 
 
 if __name__ == "__main__":

@@ -94,6 +94,7 @@ NEW_PROCESS = """
 import json, sys, time
 t0 = time.perf_counter()
 import mmmlab
+import mmmlab.decisions  # as `mmmlab optimize` / `mmmlab scenario` import it before loading
 fit = mmmlab.load(sys.argv[1])
 loaded = time.perf_counter() - t0
 plans = json.loads(sys.argv[3])
