@@ -14,6 +14,19 @@ ratio of min-ESS/s.
     .venv/bin/python benchmarks/geo_panel.py --seeds 0 1 2 3 4
     .venv/bin/python benchmarks/geo_panel.py --seeds 0 --sites
     .venv/bin/python benchmarks/geo_panel.py --seeds 0 --meridian
+
+Measured 2026-12-05, one core of the 2-core CPU each (`taskset -c 1`), compile cache warm,
+`--seeds 0 1 2 3 4 --sites` (wall s, max R-hat, min bulk ESS, divergences, min-ESS/s):
+seed 0 98 s 1.0097 392 0 3.99; seed 1 89 s 1.0097 387 0 4.37; seed 2 102 s 1.0108 546 0 5.36;
+seed 3 87 s 1.0112 444 0 5.08; seed 4 90 s 1.0089 469 0 5.23: the target met on 1 of 5.
+Every seed's lowest ESS is `effect_geo_sd` (the channels' spread across geos) and its
+highest R-hat is on `effect_geo_sd` or the 200 `effect_geo_z`: the non-centred funnel
+between a pooled sd and its geo deviations, which the data of 156 weeks per geo pin down.
+Centring it (`effect_geo_sd * z` as NUTS's coordinate, fully or per channel by the data's
+share of the information) was slower still on seed 0 (> 300 s unfinished against 98 s): the
+centred joint density has no interior mode (it grows without bound as the sd and the
+deviations shrink together), so the Laplace start that mmmlab's sampler begins from (Adam to
+the mode, its Hessian as the first metric) collapses the sd and warmup has to climb back.
 """
 
 from __future__ import annotations
@@ -55,14 +68,17 @@ def worst_sites(posterior: dict, n: int = 6) -> str:
     return "\n".join(f"    {k:28s} minESS {e:7.0f}  maxRhat {r:.4f}" for e, r, k in stats[:n])
 
 
-def run_mmmlab(seeds: list[int], sites: bool, options: dict) -> list[tuple[int, float]]:
+def run_mmmlab(
+    seeds: list[int], sites: bool, config: dict, options: dict
+) -> list[tuple[int, float]]:
     import mmmlab
+    from mmmlab.models import ModelConfig
 
     out = []
     for seed in seeds:
         dataset, _ = mmmlab.simulate(PRESET, seed)
         t0 = time.perf_counter()
-        fit = mmmlab.fit(dataset, seed=seed, **options)
+        fit = mmmlab.fit(dataset, ModelConfig(**config), seed=seed, **options)
         wall = time.perf_counter() - t0
         d = fit.diagnostics
         print(row("mmmlab", seed, wall, d.max_rhat, d.min_ess_bulk, d.divergences), flush=True)
@@ -102,6 +118,13 @@ def main() -> None:
         metavar="KEY=JSON",
         help="a fit option over the defaults (for experiments), e.g. dense_mass=true",
     )
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help='a ModelConfig field over the defaults (for experiments), e.g. saturation="hill"',
+    )
     args = parser.parse_args()
     inference = {
         "num_chains": args.meridian_chains,
@@ -112,9 +135,11 @@ def main() -> None:
         run_meridian(args.seeds, inference)
         return
     options = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.option)}
-    print(f"{PRESET}, default settings{' + ' + str(options) if options else ''}")
+    config = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.config)}
+    changed = {**config, **options}
+    print(f"{PRESET}, default settings{' + ' + str(changed) if changed else ''}")
     print(HEADER, flush=True)
-    ours = dict(run_mmmlab(args.seeds, args.sites, options))
+    ours = dict(run_mmmlab(args.seeds, args.sites, config, options))
     if not args.meridian:
         return
     if not MERIDIAN_PYTHON.exists():
