@@ -23,10 +23,11 @@ Every seed's lowest ESS is `effect_geo_sd` (the channels' spread across geos) an
 highest R-hat is on `effect_geo_sd` or the 200 `effect_geo_z`: the non-centred funnel
 between a pooled sd and its geo deviations, which the data of 156 weeks per geo pin down.
 Centring it (`effect_geo_sd * z` as NUTS's coordinate, fully or per channel by the data's
-share of the information) was slower still on seed 0 (> 300 s unfinished against 98 s): the
-centred joint density has no interior mode (it grows without bound as the sd and the
-deviations shrink together), so the Laplace start that mmmlab's sampler begins from (Adam to
-the mode, its Hessian as the first metric) collapses the sd and warmup has to climb back.
+share of the information) was slower still on seed 0 (> 300 s unfinished against 98 s, so
+not kept). The likely cause, not yet verified: the centred joint density has no interior
+mode (it grows without bound as the sd and the deviations shrink together), and mmmlab's
+sampler starts from a Laplace fit at the mode (Adam, then its Hessian as the first metric),
+which would collapse the sd and leave warmup to climb back.
 """
 
 from __future__ import annotations
