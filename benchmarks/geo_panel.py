@@ -19,6 +19,9 @@ Measured 2026-12-05, one core of the 2-core CPU each (`taskset -c 1`), compile c
 `--seeds 0 1 2 3 4 --sites` (wall s, max R-hat, min bulk ESS, divergences, min-ESS/s):
 seed 0 98 s 1.0097 392 0 3.99; seed 1 89 s 1.0097 387 0 4.37; seed 2 102 s 1.0108 546 0 5.36;
 seed 3 87 s 1.0112 444 0 5.08; seed 4 90 s 1.0089 469 0 5.23: the target met on 1 of 5.
+On both cores (no taskset: the chains run on two devices, so the draws differ): seed 0 98 s
+1.0074 532 0 5.45; seed 1 71 s 1.0089 396 0 5.59; seed 2 78 s 1.0133 584 0 7.45; seed 3 78 s
+1.0135 472 0 6.08; seed 4 92 s 1.0122 600 0 6.50: met on 1 of 5.
 Every seed's lowest ESS is `effect_geo_sd` (the channels' spread across geos) and its
 highest R-hat is on `effect_geo_sd` or the 200 `effect_geo_z`: the non-centred funnel
 between a pooled sd and its geo deviations, which the data of 156 weeks per geo pin down.
