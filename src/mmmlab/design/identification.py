@@ -51,13 +51,21 @@ class Identification:
         }
 
 
+# The prior's Beta/Gamma samplers run once per design; XLA's backend optimisation took 3.9 s
+# of their compile and saves 0.03 s of their run (the same draws at level 0, 1.8 s to compile).
+QUICK_COMPILE = {"xla_backend_optimization_level": 0}
+
+
 def prior_fit(fit: Fit, draws: int, seed: int = 0) -> Fit:
     """`fit` whose media-curve sites and channel effects (all the response and ROAS read)
     are `draws` draws of the model's own priors (`models.mmm`); every other site keeps the
     posterior's first `draws` draws (tiled when fewer), and the lift tests are dropped."""
     s = fit.structure
     run, _ = PROGRAMS.get(
-        ("design.prior", s.key, draws), lambda: jax.jit(lambda k, share: _prior(s, share, k, draws))
+        ("design.prior", s.key, draws),
+        lambda: jax.jit(
+            lambda k, share: _prior(s, share, k, draws), compiler_options=QUICK_COMPILE
+        ),
     )
     prior = run(jax.random.PRNGKey(seed), jnp.asarray(fit.scaling.spend_share))
     rows = np.arange(draws) % fit.num_draws
