@@ -105,13 +105,6 @@ def test_a_plan_over_fewer_draws_reads_them_evenly_spaced(fit, current_total):
     assert np.abs(plan.recommended - every.recommended).max() < 0.1 * current_total
 
 
-def test_fit_optimize_is_the_optimizer_on_that_fit(fit, current_total):
-    method = fit.optimize(current_total, HORIZON, draws=40, objective="cvar:0.2")
-    function = optimize(fit, current_total, HORIZON, draws=40, objective="cvar:0.2")
-    np.testing.assert_array_equal(method.recommended, function.recommended)
-    assert method.objective == function.objective and method.objective.kind == "cvar"
-
-
 def test_the_plan_is_never_worse_than_the_current_mix_for_its_objective(fit, current_total):
     for objective in ("mean", "quantile:0.1", "cvar:0.2"):
         plan = optimize(fit, current_total, HORIZON, objective=objective)

@@ -58,13 +58,6 @@ def test_every_plan_is_predicted_per_period_and_in_total(fit, result):
     assert first["target_lo"] < first["target_mean"] < first["target_hi"]
 
 
-def test_fit_scenario_is_the_scenario_of_that_fit(fit):
-    plans = {"horizon": N, "plans": {"more": {"scale": {"tv": 1.5}}}}
-    method, function = fit.scenario(plans), scenario(fit, plans)
-    assert method.names == function.names == ("current", "more")
-    np.testing.assert_array_equal(method.target["more"], function.target["more"])
-
-
 def test_p_better_is_one_for_more_of_every_channel_and_zero_for_less(result):
     assert result.prob_better("more") == 1.0  # every draw: more spend, more response
     assert result.prob_better("less") == 0.0

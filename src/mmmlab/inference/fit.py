@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import jax
 import numpy as np
@@ -34,9 +34,6 @@ from mmmlab.models.lift import prepare_lifts
 from mmmlab.models.likelihood import draw_noise
 from mmmlab.models.mmm import Structure, bind, structure_of
 from mmmlab.models.scaling import Scaling, prepare
-
-if TYPE_CHECKING:  # decisions import this module: read only by type checkers
-    from mmmlab.decisions import BudgetPlan, ScenarioResult
 
 Method = Literal["nuts", "map", "svi"]
 
@@ -180,20 +177,6 @@ class Fit:
         data = prepare(self.train, self.config, self.scaling)
         lifts = prepare_lifts(self.lift_tests, self.train, self.config, self.scaling)
         return evaluate_lifts(self.structure, self.flat_posterior(), data._replace(lifts=lifts))
-
-    def optimize(self, budget: float, horizon: int, **options: Any) -> BudgetPlan:
-        """The best plan of `budget` over the next `horizon` periods, over every posterior
-        draw (`mmmlab.decisions.optimize`: start, bounds, objective, geo_level, draws ...)."""
-        from mmmlab.decisions import optimize
-
-        return optimize(self, budget, horizon, **options)
-
-    def scenario(self, plans: dict | str | Path) -> ScenarioResult:
-        """Every plan of `plans` (a plans file or its content) predicted by this fit
-        (`mmmlab.decisions.scenario`)."""
-        from mmmlab.decisions import scenario
-
-        return scenario(self, plans)
 
     def save(self, directory: str | Path) -> None:
         """Write posterior (NetCDF), config and metadata (JSON) and the training data
