@@ -8,7 +8,7 @@ from pathlib import PurePath
 
 import pytest
 
-import mmmlab  # noqa: F401
+import mmmlab
 
 SKIPS_ALLOWED_UNDER = "peers"
 
@@ -41,3 +41,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.line("A skip hides a check. Make the test run or remove it:", red=True)
         for line in skips:
             terminalreporter.line(f"  {line}", red=True)
+
+
+@pytest.fixture(scope="session")
+def example_fit():
+    """A small NUTS fit of the example data, shared by the optimizer and scenario tests (one
+    xdist group, so one worker fits it once)."""
+
+    dataset, _ = mmmlab.example_dataset()
+    return mmmlab.fit(dataset, seed=0, num_warmup=200, num_samples=100, num_chains=2)

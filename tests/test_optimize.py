@@ -18,9 +18,8 @@ HORIZON = 13
 
 
 @pytest.fixture(scope="module")
-def fit():
-    dataset, _ = mmmlab.example_dataset()
-    return mmmlab.fit(dataset, seed=0, num_warmup=200, num_samples=100, num_chains=2)
+def fit(example_fit):
+    return example_fit
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-import mmmlab
 from mmmlab.decisions import PlanError, scenario
 from mmmlab.decisions.plots import scenario_figure
 from mmmlab.decisions.response import Response
@@ -19,9 +18,8 @@ N = 13
 
 
 @pytest.fixture(scope="module")
-def fit():
-    dataset, _ = mmmlab.example_dataset()
-    return mmmlab.fit(dataset, seed=0, num_warmup=200, num_samples=100, num_chains=2)
+def fit(example_fit):
+    return example_fit
 
 
 @pytest.fixture(scope="module")
