@@ -44,7 +44,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 
 @pytest.fixture(scope="session")
-def example_fit():
+def small_example_fit():
     """A small NUTS fit of the example data, shared by the optimizer and scenario tests (one
     xdist group, so one worker fits it once)."""
 

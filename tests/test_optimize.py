@@ -18,8 +18,8 @@ HORIZON = 13
 
 
 @pytest.fixture(scope="module")
-def fit(example_fit):
-    return example_fit
+def fit(small_example_fit):
+    return small_example_fit
 
 
 @pytest.fixture(scope="module")
