@@ -63,7 +63,7 @@ def calibration(seeds: int, se: float, config: ModelConfig) -> None:
     print(
         f"confounded world, {seeds} seeds; {CHANNEL} ROAS (truth 1.50) without | with two lift "
         f"tests (lift_se {se:.0%} of the true lift); {config.saturation} saturation, {trend} "
-        "trend; NUTS 2 chains x (1000 + 1000)"
+        f"trend, {config.noise} noise; NUTS 2 chains x (1000 + 1000)"
     )
     print("seed  without: mean [90%]   cover  |  with: mean [90%]      cover  lift z  rhat  s")
     rows = []
@@ -156,8 +156,9 @@ def main() -> None:
     parser.add_argument(
         "--changepoints", type=int, default=0, help="a piecewise trend with this many hinges"
     )
+    parser.add_argument("--noise", default="ar1", help="the fitted model's noise: iid | ar1")
     args = parser.parse_args()
-    config = ModelConfig(saturation=args.saturation)
+    config = ModelConfig(saturation=args.saturation, noise=args.noise)
     if args.changepoints:
         config = config.model_copy(
             update={"trend": "piecewise", "n_changepoints": args.changepoints}

@@ -24,7 +24,7 @@ from mmmlab.design.inputs import parse_changes
 from mmmlab.design.lift import changed_plan, lift_paths
 from mmmlab.design.noise import ar1_sum_sd, holdout_sums, lift_noise
 from mmmlab.design.scoring import pareto_layers
-from mmmlab.synth.world import ar1
+from mmmlab.models.likelihood import ar1
 
 pytestmark = pytest.mark.xdist_group("fit")
 

@@ -15,7 +15,6 @@ from mmmlab.data.lift_tests import LiftExperiment
 from mmmlab.inference import Fit, fit
 from mmmlab.inference.diagnostics import Diagnostics
 from mmmlab.models import ModelConfig
-from mmmlab.models.likelihood import observation
 from mmmlab.models.units import natural_params
 
 
@@ -62,12 +61,7 @@ class MmmFit:
         return self.fit.predict(dataset, seed=seed, components=self._components(dataset))
 
     def log_likelihood(self, dataset: Dataset) -> np.ndarray:
-        mean = self.expected(dataset)  # (S, T, G)
-        post = self.fit.flat_posterior()
-        sigma = np.asarray(post["sigma"]).reshape(len(mean), 1, -1) * self.fit.scaling.y_scale
-        nu = np.asarray(post["nu"]).reshape(-1, 1, 1) if "nu" in post else None
-        noise = observation(self.fit.config.likelihood, mean, sigma, nu)
-        return np.asarray(noise.log_prob(dataset.target[None]))
+        return self.fit.log_likelihood(dataset, self._components(dataset))
 
     def contributions(self, dataset: Dataset) -> np.ndarray:
         return self._components(dataset).media

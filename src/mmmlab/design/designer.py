@@ -39,7 +39,6 @@ from mmmlab.design.scoring import SCORES, rank
 from mmmlab.inference.fit import Fit
 from mmmlab.inference.progress import ProgressBar
 from mmmlab.metrics.roas import roas_draws
-from mmmlab.models.likelihood import observation
 
 BELIEF_GAP = 0.2  # assurance above the sceptical one by this much: the rationale says so
 
@@ -159,7 +158,7 @@ def design(
     own = residuals is None
     if own:
         residuals = fit.train.target - post.mean.mean(axis=0)
-        loglik = _loglik(fit, post.mean)  # (S, T, G)
+        loglik = fit.log_likelihood(components=post)  # (S, T, G)
     spend = fit.train.spend
     roas = roas_draws(post.media, post.media, spend)["roas"]  # (S, C)
     prior = prior_fit(fit, fit.num_draws, seed)
@@ -256,15 +255,6 @@ def design(
         dates=horizon.dates,
         split=split,
     )
-
-
-def _loglik(fit: Fit, mean: np.ndarray) -> np.ndarray:
-    """(S, T, G) log-likelihood of the training target per draw (`models.likelihood`)."""
-    post = fit.flat_posterior()
-    sigma = np.asarray(post["sigma"]).reshape(len(mean), 1, -1) * fit.scaling.y_scale
-    nu = np.asarray(post["nu"]).reshape(-1, 1, 1) if "nu" in post else None
-    noise = observation(fit.config.likelihood, mean, sigma, nu)
-    return np.asarray(noise.log_prob(fit.train.target[None]))
 
 
 def _thin(fit: Fit, draws: int | None) -> Fit:

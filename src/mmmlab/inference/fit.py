@@ -31,7 +31,12 @@ from mmmlab.inference.settings import SamplerSettings, check_seed, sampler_setti
 from mmmlab.metrics.roas import MARGIN, roas_draws, roas_summary
 from mmmlab.models.config import ModelConfig
 from mmmlab.models.lift import prepare_lifts
-from mmmlab.models.likelihood import draw_noise
+from mmmlab.models.likelihood import (
+    ar1,
+    draw_noise,
+    pointwise_log_likelihood,
+    target_distribution,
+)
 from mmmlab.models.mmm import Structure, bind, structure_of
 from mmmlab.models.scaling import Scaling, prepare
 
@@ -130,6 +135,19 @@ class Fit:
             media_lags=data.media_lags * media_scale, reference_lags=self._reference_lags
         )
 
+    def _noise_params(
+        self, n_draws: int
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Per draw: noise sd (S, 1, G) on the model scale, `nu` and `noise_rho` (S, 1, 1) or
+        None."""
+        post = self.flat_posterior()
+        sigma = np.asarray(post["sigma"]).reshape(n_draws, 1, -1)
+        nu, rho = (
+            np.asarray(post[k]).reshape(-1, 1, 1) if k in post else None
+            for k in ("nu", "noise_rho")
+        )
+        return sigma, nu, rho
+
     def predict(
         self, dataset: Dataset | None = None, seed: int = 0, components: Components | None = None
     ) -> np.ndarray:
@@ -138,16 +156,30 @@ class Fit:
         Pass `components` (of the same window) when you already have them.
         """
         comp = self.components(dataset) if components is None else components
-        post = self.flat_posterior()
-        sigma = np.asarray(post["sigma"]).reshape(len(comp.mean), -1)[:, None, :]
-        nu = np.asarray(post["nu"]).reshape(-1, 1, 1) if "nu" in post else None
+        sigma, nu, rho = self._noise_params(len(comp.mean))
         rng = np.random.default_rng(seed)
         if self.config.likelihood == "student_t":
             # Student-t predictions have always begun with a normal draw they do not use;
             # kept, so a seed gives the predictions it always gave.
             rng.standard_normal(comp.mean.shape)
         noise = draw_noise(self.config.likelihood, rng, sigma, comp.mean.shape, nu)
+        if rho is not None:
+            noise = ar1(noise, rho[:, 0], axis=1)
         return comp.mean + noise * self.scaling.y_scale
+
+    def log_likelihood(
+        self, dataset: Dataset | None = None, components: Components | None = None
+    ) -> np.ndarray:
+        """(S, T, G) log-likelihood of `dataset`'s target (default: training) per draw and
+        observation (`models.likelihood`; with AR(1) noise, each period given the one before)."""
+        dataset = self.train if dataset is None else dataset
+        comp = self.components(dataset) if components is None else components
+        sigma, nu, rho = self._noise_params(len(comp.mean))
+        scale = sigma * self.scaling.y_scale
+        noise = target_distribution(
+            self.config.likelihood, comp.mean, scale, nu, None if rho is None else rho[:, 0, 0]
+        )
+        return np.asarray(pointwise_log_likelihood(noise, dataset.target[None]))
 
     def roas_draws(
         self, dataset: Dataset | None = None, components: Components | None = None

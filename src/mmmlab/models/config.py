@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from mmmlab.files import schema_errors
-from mmmlab.models.likelihood import Likelihood
+from mmmlab.models.likelihood import Likelihood, Noise
 from mmmlab.transforms import ADSTOCK_PARAMS, SATURATION_PARAMS
 
 AdstockName = Literal["geometric", "delayed", "weibull_cdf", "weibull_pdf"]
@@ -126,6 +126,7 @@ DEFAULT_PRIORS: dict[str, Prior] = {
     "effect_geo_sd": P("half_normal", scale=0.2),
     "sigma": P("half_normal", scale=0.2),
     "nu": P("gamma", a=2.0, b=0.1),
+    "noise_rho": P("uniform", lower=-1.0, upper=1.0),
     "geometric_alpha": P("beta", a=1.0, b=3.0),
     "delayed_alpha": P("beta", a=1.0, b=3.0),
     "delayed_theta": P("uniform", lower=0.0, upper=3.0),
@@ -174,7 +175,9 @@ class ModelConfig(BaseModel):
     overrides the transforms for named channels. `priors` overrides any default prior by site
     name (see `DEFAULT_PRIORS`), or one channel's prior with the key ``"site.channel"``. A key
     ``"roas"`` or ``"roas.channel"`` puts the channels' prior on ROAS instead of `effect`
-    (see `ROAS`).
+    (see `ROAS`). `noise` is ``"iid"`` (independent in time) or ``"ar1"``: AR(1) in time with
+    lag-1 autocorrelation `noise_rho`, so a slow, unobserved driver of the target counts as
+    the few independent facts it is, not as many (`models.likelihood.AR1`).
     """
 
     model_config = _STRICT
@@ -188,6 +191,7 @@ class ModelConfig(BaseModel):
     yearly_seasonality: int = Field(2, ge=0, le=20)
     weekly_seasonality: int = Field(3, ge=0, le=3)
     likelihood: Likelihood = "normal"
+    noise: Noise = "iid"
     priors: dict[str, Prior] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -29,7 +29,7 @@ from mmmlab.data import Dataset
 from mmmlab.data.lift_tests import LiftExperiment
 from mmmlab.models.config import ROAS, ModelConfig
 from mmmlab.models.lift import prepare_lifts
-from mmmlab.models.likelihood import observation
+from mmmlab.models.likelihood import target_distribution
 from mmmlab.models.scaling import (
     MEDIA_DTYPE,
     LiftData,
@@ -140,6 +140,8 @@ def sample_params(s: Structure, spend_share: Array) -> dict[str, Array]:
             params["effect_geo_sd"] = numpyro.sample("effect_geo_sd", prior)
     if cfg.likelihood == "student_t":
         params["nu"] = numpyro.sample("nu", cfg.prior("nu").build())
+    if cfg.noise == "ar1":
+        params["noise_rho"] = numpyro.sample("noise_rho", cfg.prior("noise_rho").build())
     if G > 1:
         with numpyro.plate("geo_of_channel", G), numpyro.plate("channel_of_geo", C, dim=-2):
             params["effect_geo_z"] = numpyro.sample("effect_geo_z", dist.Normal(0.0, 1.0))
@@ -300,8 +302,10 @@ def mmm(data: ModelData, s: Structure, y: Array | None = None) -> None:
             params["control"] = numpyro.sample("control", cfg.prior("control").build())
     parts, beta = decompose(params, data, s)
     mu = mean_of(parts)
-    noise = observation(cfg.likelihood, mu, params["sigma"], params.get("nu"))
-    numpyro.sample("y", noise.to_event(2), obs=y)
+    noise = target_distribution(
+        cfg.likelihood, mu, params["sigma"], params.get("nu"), params.get("noise_rho")
+    )
+    numpyro.sample("y", noise, obs=y)
     lifts = data.lifts
     if lifts is not None:  # y = None simulates the lift tests' readouts too
         expected = predicted_lift(params, beta, lifts, s)

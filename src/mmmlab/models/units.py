@@ -36,7 +36,7 @@ def natural_params(
         ``intercept``, ``baseline_level``, ``sigma`` and ``trend_per_period`` (geo,),
         ``seasonality`` (geo, fourier) and ``trend_delta_per_period`` (geo, changepoint) in
         target units, ``control`` (geo, control) per unit of the control, and the unit-free
-        ``effect_geo_sd`` and ``nu``.
+        ``effect_geo_sd``, ``nu`` and ``noise_rho``.
     dims : name -> axis names ("channel", "geo", "fourier", "control", "changepoint")
     """
     C, G = len(s.channels), s.n_geos
@@ -75,7 +75,7 @@ def natural_params(
         per_unit = geo[:, None] / scaling.control_std  # (G, K)
         out["control"] = np.asarray(params["control"])[..., None, :] * per_unit
         dims["control"] = ("geo", "control")
-    for site in ("effect_geo_sd", "nu"):
+    for site in ("effect_geo_sd", "nu", "noise_rho"):
         if site in params:
             out[site] = np.asarray(params[site])
             dims[site] = ("channel",) if site == "effect_geo_sd" else ()

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from mmmlab.data import Dataset
 from mmmlab.files import schema_errors
 from mmmlab.models.config import AdstockName, ChannelTransforms, ModelConfig, SaturationName
-from mmmlab.models.likelihood import Likelihood, draw_noise
+from mmmlab.models.likelihood import Likelihood, ar1, draw_noise
 from mmmlab.models.mmm import Structure, bind, components, geo_effects, mean_of
 from mmmlab.models.scaling import ModelData
 from mmmlab.models.units import natural_params
@@ -294,18 +294,6 @@ def simulate_world(spec: WorldSpec, seed: int) -> tuple[Dataset, Truth]:
     rng = np.random.default_rng(seed)
     draw = draw_inputs(spec, rng)
     return respond(spec, draw, rng, seed)
-
-
-def ar1(innovations: np.ndarray, rho: float) -> np.ndarray:
-    """AR(1) series (T, ...) along the first axis from independent `innovations` (T, ...):
-    ``e[0] = z[0]``, ``e[t] = rho e[t-1] + sqrt(1 - rho²) z[t]``, so each period keeps the
-    innovations' marginal sd and the lag-1 autocorrelation is `rho`."""
-    out = np.empty_like(innovations)
-    out[0] = innovations[0]
-    scale = np.sqrt(1.0 - rho**2)
-    for t in range(1, len(innovations)):
-        out[t] = rho * out[t - 1] + scale * innovations[t]
-    return out
 
 
 def fixed_parts(
