@@ -6,8 +6,9 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
-import arviz as az
 import numpy as np
+
+from mmmlab.inference import rank_stats
 
 RHAT_WARN = 1.01
 
@@ -102,22 +103,16 @@ def convergence(draws: dict[str, np.ndarray]) -> Convergence:
 
     draws : site -> array (chain, draw, *shape).
     """
-    data = {k: np.asarray(v) for k, v in draws.items()}
-    if next(iter(data.values())).shape[1] < 4:
+    data = [np.asarray(v, dtype=float) for v in draws.values()]
+    if data[0].shape[1] < 4:
         return Convergence(math.nan, math.nan, math.nan, math.nan)
-    rhat = az.rhat(data)
-    bulk = az.ess(data, method="bulk")
-    tail = az.ess(data, method="tail")
-
-    def elements(ds) -> np.ndarray:
-        return np.concatenate([np.ravel(ds[k].values) for k in ds.data_vars])
-
-    bulk_all = elements(bulk)
+    elements = np.concatenate([v.reshape(v.shape[:2] + (-1,)) for v in data], axis=2)
+    bulk = rank_stats.ess_bulk(elements)
     return Convergence(
-        float(np.nanmax(elements(rhat))),
-        float(np.nanmin(bulk_all)),
-        float(np.nanmin(elements(tail))),
-        float(np.nanmedian(bulk_all)),
+        float(np.nanmax(rank_stats.rhat(elements))),
+        float(np.nanmin(bulk)),
+        float(np.nanmin(rank_stats.ess_tail(elements))),
+        float(np.nanmedian(bulk)),
     )
 
 
