@@ -48,28 +48,30 @@ from mmmlab.synth.scenarios import scenario_base
 CHANNEL = "search"  # the confounded channel
 
 
-def draw_tests(dataset, truth, world_config, se: float, rng) -> list[LiftExperiment]:
-    """The seed's two tests (`team_designs`: a go-dark of search, a +50% flight of tv),
+def draw_tests(dataset, truth, world_config, se: float, rng, boost: str) -> list[LiftExperiment]:
+    """The seed's two tests (`team_designs`: a go-dark of search, a +50% flight of `boost`),
     read out from the truth with lift_se `se` of the true lift."""
-    designs = team_designs(dataset, rng, CHANNEL, "tv", world_config.l_max)
+    designs = team_designs(dataset, rng, CHANNEL, boost, world_config.l_max)
     return list(measured_lifts(designs, dataset, truth, world_config, se, rng))
 
 
-def calibration(seeds: int, se: float, config: ModelConfig) -> None:
+def calibration(seeds: int, se: float, config: ModelConfig, boost: str) -> None:
     world_config = scenario_base().model_config_of()
     trend = config.trend + (
         f" ({config.n_changepoints} hinges)" if config.trend == "piecewise" else ""
     )
     print(
         f"confounded world, {seeds} seeds; {CHANNEL} ROAS (truth 1.50) without | with two lift "
-        f"tests (lift_se {se:.0%} of the true lift); {config.saturation} saturation, {trend} "
-        f"trend, {config.noise} noise; NUTS 2 chains x (1000 + 1000)"
+        f"tests ({CHANNEL} go-dark, {boost} +50%; lift_se {se:.0%} of the true lift); "
+        f"{config.saturation} saturation, {trend} trend, {config.noise} noise; "
+        "NUTS 2 chains x (1000 + 1000)"
     )
     print("seed  without: mean [90%]   cover  |  with: mean [90%]      cover  lift z  rhat  s")
     rows = []
     for seed in range(seeds):
         dataset, truth = simulate("confounded", seed)
-        tests = draw_tests(dataset, truth, world_config, se, np.random.default_rng([seed, 7]))
+        rng = np.random.default_rng([seed, 7])
+        tests = draw_tests(dataset, truth, world_config, se, rng, boost)
         out = []
         for lift_tests in ((), tests):
             t0 = time.perf_counter()
@@ -157,6 +159,7 @@ def main() -> None:
         "--changepoints", type=int, default=0, help="a piecewise trend with this many hinges"
     )
     parser.add_argument("--noise", default="ar1", help="the fitted model's noise: iid | ar1")
+    parser.add_argument("--boost", default="tv", help="the channel of the +50%% test")
     args = parser.parse_args()
     config = ModelConfig(saturation=args.saturation, noise=args.noise)
     if args.changepoints:
@@ -164,7 +167,7 @@ def main() -> None:
             update={"trend": "piecewise", "n_changepoints": args.changepoints}
         )
     if args.seeds:
-        calibration(args.seeds, args.se, config)
+        calibration(args.seeds, args.se, config, args.boost)
     gradient_cost(config)
 
 

@@ -97,15 +97,17 @@ def team_designs(
 ) -> tuple[LiftExperiment, ...]:
     """Two experiments a team would run, at random starts `margin` or more periods from
     either end: a go-dark of `go_dark` (its spend to 0 over `dark_periods`) and a +50% test
-    of `boost` over `boost_periods` in which it was on air. Lifts are placeholders
-    (`measured_lifts` reads them out)."""
+    of `boost` over `boost_periods` in which it was on air; tests of one channel are `margin`
+    or more periods apart, so neither's window or carry-over holds the other's change.
+    Lifts are placeholders (`measured_lifts` reads them out)."""
     d, spend, T = dataset.dates, dataset.spend, dataset.n_time
     dark, plus = dataset.channels.index(go_dark), dataset.channels.index(boost)
     a = int(rng.integers(margin, T - dark_periods - margin))
+    clash = range(a - boost_periods - margin, a + dark_periods + margin + 1)
     on_air = [
         t
         for t in range(margin, T - boost_periods - margin)
-        if (spend[t : t + boost_periods, :, plus] > 0).all()
+        if (spend[t : t + boost_periods, :, plus] > 0).all() and not (plus == dark and t in clash)
     ]
     b = int(rng.choice(on_air))
     removed = -spend[a : a + dark_periods, :, dark].sum()
