@@ -35,6 +35,8 @@ NOT_FOR_A_FIT = (
     "mmmlab.backends",
     "mmmlab.design",
     "mmmlab.inference.calibration",
+    "arviz",  # diagnostics (inference.rank_stats) and posterior.nc (xarray) need none of it
+    "scipy.stats",
 )
 
 
@@ -63,6 +65,16 @@ def test_import_mmmlab_still_sets_up_jax() -> None:
 def test_a_fit_and_its_report_leave_decisions_and_bench_alone() -> None:
     code = "import mmmlab.inference.fit, mmmlab.analysis.outputs"
     assert _imported_after(code, NOT_FOR_A_FIT) == []
+
+
+def test_saving_and_loading_a_fit_leave_arviz_alone(tmp_path) -> None:
+    code = (
+        "import mmmlab\n"
+        "fit = mmmlab.fit(mmmlab.example_dataset()[0], method='map')\n"
+        f"fit.save({str(tmp_path / 'fit')!r})\n"
+        f"mmmlab.load({str(tmp_path / 'fit')!r}).roas()"
+    )
+    assert _imported_after(code, ("arviz", "scipy.stats")) == []
 
 
 def test_public_names_resolve_on_first_use() -> None:

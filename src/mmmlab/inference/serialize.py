@@ -1,5 +1,10 @@
 """The saved-fit format: NetCDF posterior, JSON config and metadata, the training data.
 
+`posterior.nc` is laid out as ArviZ 0.x writes an `InferenceData` (groups posterior and
+sample_stats; dims chain, draw and `<site>_dim_<i>`, each with its integer coordinate; zlib;
+HDF5 through h5netcdf), so `arviz.from_netcdf` reads it, but it is written and read here with
+xarray alone: a fit does not import ArviZ.
+
 `save_fit` writes a `Fit`'s fields and `read_fit` reads them back (`inference.fit.load_fit`
 makes the `Fit`), so this module needs no `Fit` of its own.
 
@@ -10,12 +15,13 @@ through), so a damaged or edited fit is refused with the path and the field, nev
 
 from __future__ import annotations
 
+import datetime
 import hashlib
+import importlib.metadata
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import arviz as az
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -135,11 +141,8 @@ def save_fit(fit: Any, directory: str | Path) -> Path:
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    idata = az.from_dict(
-        posterior={k: np.asarray(v) for k, v in fit.posterior.items()},
-        sample_stats={k: np.asarray(v) for k, v in fit.sample_stats.items()} or None,
-    )
-    idata.to_netcdf(str(out / "posterior.nc"))
+    groups = {"posterior": fit.posterior, "sample_stats": fit.sample_stats}
+    _write_netcdf(out / "posterior.nc", {k: v for k, v in groups.items() if v})
     train = fit.train
     np.savez(
         out / "train.npz",
@@ -189,13 +192,8 @@ def read_fit(directory: str | Path) -> dict[str, Any]:
                     f"{src / name}: checksum differs from the one saved in fit.json; the file "
                     "was damaged or replaced since the fit was saved. Save the fit again."
                 )
-    idata = az.from_netcdf(str(src / "posterior.nc"))
-    posterior = {k: idata.posterior[k].values for k in idata.posterior.data_vars}
-    stats = (
-        {k: idata.sample_stats[k].values for k in idata.sample_stats.data_vars}
-        if "sample_stats" in idata.groups()
-        else {}
-    )
+    groups = _read_netcdf(src / "posterior.nc")
+    posterior, stats = groups["posterior"], groups.get("sample_stats", {})
     with np.load(src / "train.npz") as arrays:
         loaded = {k: arrays[k] for k in arrays.files}
     info = meta.dataset
@@ -230,6 +228,46 @@ def read_fit(directory: str | Path) -> dict[str, Any]:
         settings=meta.settings,
         lift_tests=lift_tests,
     )
+
+
+def _write_netcdf(path: Path, groups: dict[str, dict[str, Any]]) -> None:
+    """Each group's arrays (chain, draw, *shape) as ArviZ 0.x's `InferenceData.to_netcdf`
+    lays them out."""
+    import xarray as xr
+
+    attrs = {
+        "created_at": datetime.datetime.now(datetime.UTC).isoformat(),
+        "arviz_version": importlib.metadata.version("arviz"),
+    }
+    mode: Literal["w", "a"] = "w"
+    for group, arrays in groups.items():
+        variables, coords = {}, {}
+        for name, value in arrays.items():
+            value = np.asarray(value)
+            value = value.reshape((1,) * max(0, 2 - value.ndim) + value.shape)
+            dims = ["chain", "draw", *(f"{name}_dim_{i}" for i in range(value.ndim - 2))]
+            variables[name] = (dims, value)
+            coords |= {dim: np.arange(size) for dim, size in zip(dims, value.shape, strict=True)}
+        data = xr.Dataset(variables, coords=coords, attrs=attrs)
+        encoding = {
+            k: {"zlib": True} for k, v in data.variables.items() if v.dtype.kind in "biufcS"
+        }
+        data.to_netcdf(path, mode=mode, group=group, engine="h5netcdf", encoding=encoding)
+        mode = "a"
+
+
+def _read_netcdf(path: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Each group's arrays of `posterior.nc` (by `_write_netcdf` or ArviZ), by group."""
+    import h5netcdf
+    import xarray as xr
+
+    with h5netcdf.File(path, "r") as f:
+        names = [g for g in ("posterior", "sample_stats") if g in f.groups]
+    out = {}
+    for group in names:
+        with xr.open_dataset(path, group=group, engine="h5netcdf") as data:
+            out[group] = {k: data[k].values for k in data.data_vars}
+    return out
 
 
 def _read_fit_json(path: Path) -> FitFile:

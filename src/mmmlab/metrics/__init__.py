@@ -1,4 +1,10 @@
-"""Metrics as pure array functions with explicit axes."""
+"""Metrics as pure array functions with explicit axes.
+
+The SBC names are imported on first use (PEP 562): they need SciPy's statistics, which a fit
+and its report do not."""
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from mmmlab.metrics.predictive import durbin_watson, fit_metrics, mape, nrmse, r_squared, srmse
 from mmmlab.metrics.recovery import (
@@ -9,14 +15,28 @@ from mmmlab.metrics.recovery import (
     parameter_recovery,
     roas_recovery,
 )
-from mmmlab.metrics.sbc import (
-    plot_rank_histograms,
-    rank_histogram,
-    sbc_rank,
-    sbc_summary,
-    thin,
-    uniformity_test,
-)
+
+if TYPE_CHECKING:
+    from mmmlab.metrics.sbc import (
+        plot_rank_histograms,
+        rank_histogram,
+        sbc_rank,
+        sbc_summary,
+        thin,
+        uniformity_test,
+    )
+
+_LAZY = {
+    name: "mmmlab.metrics.sbc"
+    for name in (
+        "plot_rank_histograms",
+        "rank_histogram",
+        "sbc_rank",
+        "sbc_summary",
+        "thin",
+        "uniformity_test",
+    )
+}
 
 __all__ = [
     "central_interval",
@@ -38,3 +58,15 @@ __all__ = [
     "thin",
     "uniformity_test",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
