@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,39 +25,51 @@ from mmmlab.synth.world import WorldSpec, simulate_world, world_from_file
 @dataclass(frozen=True)
 class Simulator:
     """A named world. kind : 'preset' | 'hill_mixture' | 'scenario'; shape : (T, G, C);
-    breaks : the modelling assumption a scenario breaks ('' otherwise)."""
+    breaks : the modelling assumption a scenario breaks ('' otherwise). A preset's world file
+    is read on first use of its description, shape or simulation, not when listed by name."""
 
     name: str
     kind: str
-    description: str
-    shape: tuple[int, int, int]
-    breaks: str
+    about: Callable[[], tuple[str, tuple[int, int, int], str]]  # description, shape, breaks
     simulate: Callable[[int], tuple[Dataset, Truth]]
+
+    @property
+    def description(self) -> str:
+        return self.about()[0]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.about()[1]
+
+    @property
+    def breaks(self) -> str:
+        return self.about()[2]
+
+
+def _preset(name: str, make: Callable[[], WorldSpec]) -> Simulator:
+    spec = cache(make)
+
+    def about() -> tuple[str, tuple[int, int, int], str]:
+        s = spec()
+        return s.description, (s.n_periods, len(s.geos), len(s.channels)), ""
+
+    return Simulator(name, "preset", about, lambda seed: simulate_world(spec(), seed))
 
 
 def _catalog() -> dict[str, Simulator]:
-    out: dict[str, Simulator] = {}
-    for name, make in PRESETS.items():
-        spec = make()
-        out[name] = Simulator(
-            name,
-            "preset",
-            spec.description,
-            (spec.n_periods, len(spec.geos), len(spec.channels)),
-            "",
-            lambda seed, spec=spec: simulate_world(spec, seed),
-        )
+    out = {name: _preset(name, make) for name, make in PRESETS.items()}
     for name, dgp in HILL_MIXTURE_DGPS.items():
+        breaks = "" if dgp.n_components == 1 else "one saturation curve per channel"
         out[name] = Simulator(
             name,
             "hill_mixture",
-            dgp.description,
-            (200, 1, 1),
-            "" if dgp.n_components == 1 else "one saturation curve per channel",
+            lambda dgp=dgp, breaks=breaks: (dgp.description, (200, 1, 1), breaks),
             lambda seed, name=name: simulate_hill_mixture(name, seed),
         )
     for name, sc in SCENARIOS.items():
-        out[name] = Simulator(name, "scenario", sc.description, (156, 1, 4), sc.breaks, sc.simulate)
+        out[name] = Simulator(
+            name, "scenario", lambda sc=sc: (sc.description, (156, 1, 4), sc.breaks), sc.simulate
+        )
     return out
 
 
