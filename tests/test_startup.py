@@ -67,6 +67,11 @@ def test_a_fit_and_its_report_leave_decisions_and_bench_alone() -> None:
     assert _imported_after(code, NOT_FOR_A_FIT) == []
 
 
+def test_the_command_line_imports_no_command_own_heavy_modules() -> None:
+    heavy = ("mmmlab.inference.calibration", "mmmlab.synth", "mmmlab.analysis", "matplotlib")
+    assert _imported_after("import mmmlab.cli", NOT_FOR_A_FIT + heavy) == []
+
+
 def test_saving_and_loading_a_fit_leave_arviz_alone(tmp_path) -> None:
     code = (
         "import mmmlab\n"

@@ -10,8 +10,7 @@ from rich.table import Table
 
 from mmmlab.cli_console import console, error
 from mmmlab.cli_options import setting_option
-from mmmlab.inference.calibration import SBC_SETTINGS
-from mmmlab.inference.settings import SEED, SamplerSettings
+from mmmlab.inference.settings import SBC_SETTINGS, SEED, SamplerSettings
 
 SETTING = SamplerSettings.model_fields
 

@@ -32,12 +32,10 @@ from mmmlab.inference.fit import check_rows
 from mmmlab.inference.nuts import constrain, run_nuts
 from mmmlab.inference.programs import PROGRAMS
 from mmmlab.inference.progress import ProgressBar
-from mmmlab.inference.settings import SamplerSettings, sampler_settings
+from mmmlab.inference.settings import SBC_SETTINGS, SamplerSettings, sampler_settings
 from mmmlab.metrics.sbc import plot_rank_histograms, rank_histogram, sbc_rank, sbc_summary, thin
 from mmmlab.models.config import ModelConfig
 from mmmlab.models.mmm import Bound, bind
-
-SBC_SETTINGS = SamplerSettings(num_warmup=500, num_samples=500)  # each refit's NUTS settings
 
 
 @dataclass(frozen=True)

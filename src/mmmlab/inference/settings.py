@@ -67,6 +67,9 @@ class SamplerSettings(BaseModel):
     )
 
 
+SBC_SETTINGS = SamplerSettings(num_warmup=500, num_samples=500)  # each SBC refit's NUTS settings
+
+
 def sampler_settings(base: SamplerSettings | None = None, **options: Any) -> SamplerSettings:
     """`base` (default `SamplerSettings()`) with `options` replaced, validated.
 
