@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from mmmlab.analysis.draws import media_totals
 from mmmlab.metrics.roas import draw_interval
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def response_curves(
     spend = dataset.spend.sum(axis=(0, 1))
     rows = []
     for m in grid:
-        total = fit.media(dataset, media_scale=float(m)).sum(axis=(1, 2))  # (S, C)
+        total = media_totals(fit, dataset, media_scale=float(m))  # (S, C)
         lo, hi = draw_interval(total)
         for c, ch in enumerate(dataset.channels):
             rows.append(

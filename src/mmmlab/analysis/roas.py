@@ -44,10 +44,22 @@ def contributions_frame(
     dataset = fit.train if dataset is None else dataset
     comp = fit.components(dataset) if components is None else components
     series = {**comp.parts, **{ch: comp.media[..., c] for c, ch in enumerate(dataset.channels)}}
+    return contributions_table(dataset, {name: band(draws) for name, draws in series.items()})
+
+
+def band(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and 90% interval over the draws (axis 0) of `draws` (S, ...)."""
+    lo, hi = draw_interval(draws)
+    return draws.mean(axis=0), lo, hi
+
+
+def contributions_table(
+    dataset: Dataset, bands: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+) -> pd.DataFrame:
+    """`contributions_frame`'s table from each component's (mean, lo, hi), each (T, G), in
+    the order given; a component named after a channel is media, any other is base."""
     rows = []
-    for name, draws in series.items():  # draws (S, T, G)
-        lo, hi = draw_interval(draws)
-        mean = draws.mean(axis=0)
+    for name, (mean, lo, hi) in bands.items():
         for g, geo in enumerate(dataset.geos):
             rows.append(
                 pd.DataFrame(

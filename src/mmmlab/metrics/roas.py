@@ -28,14 +28,20 @@ def roas_draws(media: np.ndarray, bumped: np.ndarray, spend: np.ndarray) -> dict
     media : (S, T, G, C) contributions at the window's spend; bumped : the same with every
     spend raised by `MARGIN`; spend : (T, G, C). A channel without spend has NaN ROAS.
     """
-    contribution = media.sum(axis=(1, 2))  # (S, C)
-    extra = bumped.sum(axis=(1, 2)) - contribution
+    return roas_from_totals(media.sum(axis=(1, 2)), bumped.sum(axis=(1, 2)), spend)
+
+
+def roas_from_totals(
+    contribution: np.ndarray, bumped: np.ndarray, spend: np.ndarray
+) -> dict[str, np.ndarray]:
+    """`roas_draws` from each draw's contributions (S, C) already summed over the window's
+    periods and geos, at the window's spend and with every spend raised by `MARGIN`."""
     total = spend.sum(axis=(0, 1))  # (C,)
     safe = np.where(total > 0, total, np.nan)
     return {
         "contribution": contribution,
         "roas": contribution / safe,
-        "mroas": extra / (MARGIN * safe),
+        "mroas": (bumped - contribution) / (MARGIN * safe),
     }
 
 
