@@ -1,0 +1,296 @@
+"""Where a `large_business` fit (50 geos, 208 weeks, 30 channels) spends its time and memory
+(issue 21, item 4). Prints figures; asserts nothing about time.
+
+Sections (each on its own; all by default, `--only` picks):
+
+- `gradient`: the potential's value and gradient as NUTS evaluates it (jitted, after warm-up;
+  compile seconds; wall ms median and CPU ms mean over `--repeats` calls), and a breakdown
+  from sub-functions timed alone, each with its gradient: the adstock (the einsum over lags in
+  `saturated_media`), adstock + saturation, the media path (+ per-geo coefficients and the
+  sum over channels), the geo effects, the likelihood. Calls of the variants alternate, so
+  load from other processes falls on all alike. CPU ms is what 4 chains on 2 cores pay.
+- `nuts`: one chain's short run through the package's sampler (`--warmup`, `--draws`):
+  leapfrog steps per draw, tree depth, step size, seconds.
+- `report`: peak memory and seconds of the report (`analysis.outputs.write_outputs`) over
+  `--report-draws` posterior draws (a MAP fit's point repeated: the arrays are the real
+  ones' size), each path in a fresh process: `before` evaluates `Fit.components` and
+  `Fit.media` over every draw, channel and geo as the report did before; `after` is
+  `write_outputs` now (geo blocks, totals summed on the device).
+
+    .venv/bin/python benchmarks/large_business.py                      # all, ~10 min
+    .venv/bin/python benchmarks/large_business.py --only gradient
+    .venv/bin/python benchmarks/large_business.py --only report --report-draws 4000
+    .venv/bin/python benchmarks/large_business.py --only nuts --warmup 300 --draws 100
+
+Measured 2026-12-05 on the 2-core machine under load from other processes (load average 4-7;
+see the docstring's figures below as relative, the CPU ms as the steadier):
+see docs or the commit messages for the latest figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PRESET = "large_business"
+
+
+def peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def race(fns: dict, repeats: int) -> dict[str, tuple[float, float]]:
+    """name -> (wall ms median, CPU ms mean) of ``f(*args)``, calls alternating."""
+    import jax
+    import numpy as np
+
+    for f, args in fns.values():
+        for _ in range(5):
+            jax.block_until_ready(f(*args))
+    wall: dict[str, list[float]] = {k: [] for k in fns}
+    cpu = dict.fromkeys(fns, 0.0)
+    for _ in range(repeats):
+        for k, (f, args) in fns.items():
+            c0, w0 = time.process_time(), time.perf_counter()
+            jax.block_until_ready(f(*args))
+            wall[k].append(time.perf_counter() - w0)
+            cpu[k] += time.process_time() - c0
+    return {k: (float(np.median(wall[k])) * 1e3, cpu[k] / repeats * 1e3) for k in fns}
+
+
+def bound(seed: int):
+    from mmmlab.models import ModelConfig
+    from mmmlab.models.mmm import bind
+    from mmmlab.synth import simulate
+
+    dataset, _ = simulate(PRESET, seed)
+    return dataset, bind(dataset, ModelConfig())
+
+
+def gradient(seed: int, repeats: int) -> None:
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from numpyro.infer.util import potential_energy
+
+    from mmmlab.inference.starts import prior_center_init
+    from mmmlab.models.likelihood import target_distribution
+    from mmmlab.transforms import ADSTOCK_PARAMS, SATURATION_PARAMS, adstock_weights, saturation
+
+    mm = importlib.import_module("mmmlab.models.mmm")
+    _, b = bound(seed)
+    s, data, args = b.structure, b.data, (b.data, b.y)
+    z = prior_center_init(b.model, args, jax.random.PRNGKey(0), 1.0)
+    params = jax.jit(lambda z: mm_constrain(b.model, args, z))(z)
+    C, T, G, L = data.media_lags.shape
+    print(f"{PRESET} seed {seed}: media_lags {data.media_lags.shape} {data.media_lags.dtype}")
+
+    def vg(f, argnums=0):
+        return jax.jit(jax.value_and_grad(f, argnums=argnums))
+
+    t0 = time.perf_counter()
+    potential = vg(lambda z, a: potential_energy(b.model, a, {}, z))
+    now = potential(z, args)
+    compile_s = time.perf_counter() - t0
+    # The path before: every channel's media (T, G, C) in float64, then summed in `mean_of`.
+    reference = vg(lambda z, a: potential_energy(b.model, a, {}, z))
+    per_channel = mm.decompose
+    mm.decompose = lambda p, d, s, per_channel_=True, **_: per_channel(p, d, s, True)
+    try:
+        before = reference(z, args)  # traced (and compiled) with the per-channel path
+    finally:
+        mm.decompose = per_channel
+    leaves = jax.tree_util.tree_leaves
+    pairs = zip(leaves(before[1]), leaves(now[1]), strict=True)
+    diff = max(
+        float(jnp.max(jnp.abs(x - y)) / jnp.maximum(jnp.max(jnp.abs(x)), 1.0)) for x, y in pairs
+    )
+    print(
+        f"  new path vs before: potential {float(now[0]):.6f} vs {float(before[0]):.6f}; "
+        f"gradients differ by {diff:.1e} of each site's largest"
+    )
+
+    (adstock, sat, _), *more = s.groups
+    media = {k: params[k] for k, _ in s.media_sites}
+    rng = np.random.default_rng(0)
+    cot = jnp.asarray(rng.standard_normal((C, T, G)), data.media_lags.dtype)
+    dm = jnp.asarray(rng.standard_normal((T, G)))
+
+    def adstocked(p, lags):
+        a = {k: p[f"{adstock}_{k}"] for k in ADSTOCK_PARAMS[adstock]}
+        w = adstock_weights(adstock, a, s.config.l_max, s.config.normalize_adstock)
+        return jnp.einsum("ctgl,lc->ctg", lags, w.astype(lags.dtype))
+
+    def shaped(p, lags):
+        curve = {
+            k: p[f"{sat}_{k}"].astype(lags.dtype)[:, None, None] for k in SATURATION_PARAMS[sat]
+        }
+        return saturation(sat, adstocked(p, lags), curve)
+
+    def media_path(p, effects, lags):  # before: (T, G, C) float64, then summed
+        x = mm.saturated_media(lags, p, s)
+        return (mm.media_coefficient(x, effects) * x).sum(-1)
+
+    def media_summed(p, effects, lags):  # now (`decompose(..., per_channel=False)`)
+        x = mm.shaped_media(lags, p, s)
+        beta = mm.media_coefficient(x, effects, axis=1)
+        dims = (((0,), (0,)), ((1,), (2,)))
+        return jax.lax.dot_general(
+            beta.T.astype(x.dtype), x, dims, preferred_element_type=jnp.float64
+        ).T
+
+    effects = mm.geo_effects(params, G)
+    noise = {k: params.get(k) for k in ("sigma", "nu", "noise_rho")}
+    cfg = s.config
+
+    def likelihood(mu):
+        d = target_distribution(cfg.likelihood, mu, noise["sigma"], noise["nu"], noise["noise_rho"])
+        return d.log_prob(b.y).sum()
+
+    fns = {
+        "potential + gradient": (potential, (z, args)),
+        "  before (per-channel media)": (reference, (z, args)),
+        "adstock (einsum over lags)": (
+            vg(lambda p, x: (adstocked(p, x) * cot).sum()),
+            (media, data.media_lags),
+        ),
+        "adstock + saturation": (
+            vg(lambda p, x: (shaped(p, x) * cot).sum()),
+            (media, data.media_lags),
+        ),
+        "media path (+ coefficient, sum)": (
+            vg(lambda p, e, x: (media_summed(p, e, x) * dm).sum(), (0, 1)),
+            (media, effects, data.media_lags),
+        ),
+        "  before (per-channel float64)": (
+            vg(lambda p, e, x: (media_path(p, e, x) * dm).sum(), (0, 1)),
+            (media, effects, data.media_lags),
+        ),
+        "geo effects": (
+            vg(lambda p: mm.geo_effects(p, G).sum()),
+            ({k: params[k] for k in ("effect", "effect_geo_sd", "effect_geo_z")},),
+        ),
+        "likelihood": (vg(likelihood), (b.y * 0.9,)),
+    }
+    if more:
+        print("  (several transform groups: the adstock rows show the first group only)")
+    res = race(fns, repeats)
+    whole = res["potential + gradient"][1]
+    print(f"  compile (trace + XLA) of potential + gradient: {compile_s:.2f} s")
+    print(f"  {'value + gradient of':34s} {'wall ms':>8s} {'CPU ms':>8s} {'of CPU':>7s}")
+    for k, (w, c) in res.items():
+        print(f"  {k:34s} {w:8.3f} {c:8.3f} {c / whole:7.0%}")
+    print(f"  peak RSS {peak_rss_gib():.2f} GiB")
+
+
+def mm_constrain(model, args, z):
+    from numpyro.infer.util import constrain_fn
+
+    return constrain_fn(model, args, {}, z)
+
+
+def nuts(seed: int, warmup: int, draws: int) -> None:
+    import numpy as np
+
+    import mmmlab
+
+    dataset, _ = bound(seed)
+    t0 = time.perf_counter()
+    fit = mmmlab.fit(dataset, seed=0, num_chains=1, num_warmup=warmup, num_samples=draws)
+    wall = time.perf_counter() - t0
+    steps = fit.sample_stats["num_steps"].ravel()
+    depth = np.ceil(np.log2(steps + 1)).astype(int)
+    d = fit.diagnostics
+    print(
+        f"nuts, 1 chain x ({warmup} + {draws}): wall {wall:.0f} s (compile {d.compile_s:.0f}, "
+        f"sampling {d.sample_s:.0f}); leapfrog steps per draw mean {steps.mean():.1f}, "
+        f"tree depth {dict(zip(*np.unique(depth, return_counts=True), strict=True))}, "
+        f"step size {float(fit.sample_stats['step_size'].ravel()[-1]):.4f}, "
+        f"divergences {int(fit.sample_stats['diverging'].sum())}, peak RSS {peak_rss_gib():.2f} GiB"
+    )
+
+
+def report_child(seed: int, n_draws: int, path: str) -> None:
+    """One report over `n_draws` draws in this process; prints JSON (seconds, peak GiB)."""
+    import dataclasses
+
+    import numpy as np
+
+    import mmmlab
+    from mmmlab.analysis.outputs import write_outputs
+    from mmmlab.analysis.response import response_curves
+    from mmmlab.analysis.roas import contributions_frame
+    from mmmlab.metrics.roas import MARGIN, roas_draws
+
+    dataset, _ = bound(seed)
+    point = mmmlab.fit(dataset, seed=0, method="map")
+    chains = 4 if n_draws % 4 == 0 else 1
+    post = {
+        k: np.broadcast_to(v, (chains, n_draws // chains, *v.shape[2:])).copy()
+        for k, v in point.posterior.items()
+    }
+    fit = dataclasses.replace(point, posterior=post)
+    before = peak_rss_gib()
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        if path == "after":
+            write_outputs(fit, out)
+        else:  # what the report evaluated before: every draw's media, three times over
+            comp = fit.components()
+            fit.predict(components=comp)
+            roas_draws(comp.media, fit.media(media_scale=1.0 + MARGIN), dataset.spend)
+            contributions_frame(fit, components=comp)
+            del comp
+            response_curves(fit)
+    print(json.dumps({"s": time.perf_counter() - t0, "peak": peak_rss_gib(), "base": before}))
+
+
+def report(seed: int, n_draws: int, paths: list[str]) -> None:
+    for path in paths:
+        cmd = [sys.executable, __file__, "--report-child", path, "--report-draws", str(n_draws)]
+        run = subprocess.run(cmd + ["--seed", str(seed)], capture_output=True, text=True)
+        lines = [ln for ln in run.stdout.splitlines() if ln.startswith("{")]
+        if run.returncode or not lines:
+            print(f"report {path}: failed (rc {run.returncode}) {run.stderr[-500:]}")
+            continue
+        r = json.loads(lines[-1])
+        print(
+            f"report {path:6s} over {n_draws} draws: {r['s']:.0f} s, peak RSS {r['peak']:.2f} GiB "
+            f"(after the MAP fit {r['base']:.2f} GiB)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=["gradient", "nuts", "report"])
+    parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--draws", type=int, default=100)
+    parser.add_argument("--report-draws", type=int, default=1000)
+    parser.add_argument("--report-paths", nargs="+", default=["before", "after"])
+    parser.add_argument("--report-child", choices=["before", "after"], help=argparse.SUPPRESS)
+    a = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    import mmmlab  # noqa: F401  (its JAX settings first)
+
+    if a.report_child:
+        report_child(a.seed, a.report_draws, a.report_child)
+        return
+    if a.only in (None, "gradient"):
+        gradient(a.seed, a.repeats)
+    if a.only in (None, "report"):
+        report(a.seed, a.report_draws, a.report_paths)
+    if a.only in (None, "nuts"):
+        nuts(a.seed, a.warmup, a.draws)
+
+
+if __name__ == "__main__":
+    main()
