@@ -178,8 +178,8 @@ def decompose(
     needs, and cheaper to differentiate. The channels' media stay (C, T, G) in the media's
     precision (`MEDIA_DTYPE`), times `beta` in that precision, summed over channels and
     periods in float64, without the (T, G, C) float64 copy: on large_business the potential's
-    value and gradient took 17% less CPU (benchmarks/large_business.py), equal to the
-    per-channel path's to 1e-9 (relative; tests/test_model_parts.py).
+    value and gradient took 7-17% less CPU (benchmarks/large_business.py), equal to the
+    per-channel path's to 1e-9 relative (tests/test_media_sum.py).
     """
     cfg, G = s.config, s.n_geos
     T = data.t.shape[0]
