@@ -22,7 +22,7 @@ from jax import random
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import constrain_fn, potential_energy
 
-from mmmlab.inference import chains
+from mmmlab.inference import chains, exported
 from mmmlab.inference.programs import PROGRAMS, shape_key
 from mmmlab.inference.settings import SamplerSettings
 from mmmlab.inference.starts import (
@@ -157,27 +157,43 @@ def compile_nuts(
     keys: jax.Array,
     args: tuple,
     while_compiling: Callable[[dict[str, Any]], None] | None = None,
+    key: Any = None,
 ) -> tuple[NutsPrograms, float]:
     """Compile the programs for `model(*args)` and chain keys `keys` (C, 2), ahead of time
     (so compile time is measured apart from sampling). `while_compiling(sites)` runs in
     this thread while XLA compiles in two others; `sites` holds the shape and dtype of one
     unconstrained draw of each site. Returns the programs and the seconds
-    `while_compiling` ran on after the compilation had finished (not compile time)."""
+    `while_compiling` ran on after the compilation had finished (not compile time).
+
+    With `key` (what decides the programs besides the shapes of `keys` and `args`: the model
+    structure and the settings), one chain's programs are kept on disk (`inference.exported`;
+    one start per chain, chains in parallel or in turn): a new process reads them instead of
+    tracing the model, and compiles the same programs."""
     init, advance, start = nuts_kernels(model, settings)
     method = chains.chain_method(settings.num_chains, settings.chain_method)
     multi = (settings.num_starts or 1) > 1
-    init = chains.over_chains(init, method, (0, None, Start(0, None) if multi else None))
-    advance = chains.over_chains(advance, method, (0, None))
-    begin = None
-    if multi:
-        start = jax.jit(start).lower(keys, args).compile()
-        begin = chains.shapes(start.out_info[0])
-    if method == "sequential":  # one chain's program; the inverse mass is shared
-        begin = None if begin is None else Start(chains.one_chain(begin.position), begin[1])
-        init = init.lower(keys[0], args, begin)
+    stored = None
+    if not multi and method in ("parallel", "sequential"):
+        stored = _stored_programs(init, advance, method, key, keys, args)
+    if stored is not None:
+        init, advance, sites, wrap = stored
     else:
-        init = init.lower(keys, args, begin)
-    advance = advance.lower(chains.shapes(init.out_info), args)
+        init = chains.over_chains(init, method, (0, None, Start(0, None) if multi else None))
+        advance = chains.over_chains(advance, method, (0, None))
+        begin = None
+        if multi:
+            start = jax.jit(start).lower(keys, args).compile()
+            begin = chains.shapes(start.out_info[0])
+        if method == "sequential":  # one chain's program; the inverse mass is shared
+            begin = None if begin is None else Start(chains.one_chain(begin.position), begin[1])
+            init = init.lower(keys[0], args, begin)
+        else:
+            init = init.lower(keys, args, begin)
+        advance = advance.lower(chains.shapes(init.out_info), args)
+        lead = 1 if method == "sequential" else 2  # (chain,) iteration axes of a chunk
+        draws = advance.out_info[1].z
+        sites = {k: jax.ShapeDtypeStruct(v.shape[lead:], v.dtype) for k, v in draws.items()}
+        wrap = None
     # XLA compiles outside the GIL; two programs side by side keep both cores busy
     # (measured: 6.5 s -> 5.3 s wall for the national model on 2 cores), and the longer
     # one's tail leaves a core to `while_compiling`.
@@ -188,15 +204,72 @@ def compile_nuts(
             finished: list[float] = []
             for future in futures:
                 future.add_done_callback(lambda _: finished.append(time.perf_counter()))
-            lead = 1 if method == "sequential" else 2  # (chain,) iteration axes of a chunk
-            draws = advance.out_info[1].z
-            while_compiling(
-                {k: jax.ShapeDtypeStruct(v.shape[lead:], v.dtype) for k, v in draws.items()}
-            )
+            while_compiling(sites)
             if len(finished) == len(futures):
                 overrun = max(0.0, time.perf_counter() - max(finished))
         init, advance = (future.result() for future in futures)
+    if wrap is not None:
+        init, advance = wrap(init, advance)
     return NutsPrograms(start if multi else None, init, advance, method), overrun
+
+
+def _stored_programs(
+    init: Callable, advance: Callable, method: str, key: Any, keys: jax.Array, args: tuple
+) -> tuple[Any, Any, dict[str, Any], Callable] | None:
+    """One chain's `init` and `advance` from disk, or exported there (`inference.exported`),
+    lowered over chains as `method` says, with the sites' shapes and the wrapper that gives
+    the compiled programs `NutsPrograms`' signatures; None where nothing is kept."""
+    if key is None:
+        return None
+    leaves, tree = jax.tree_util.tree_flatten(args)
+    n = len(leaves)
+    state_tree: list[Any] = []
+
+    def init_flat(rng_key: jax.Array, *data: Any) -> list:
+        state = init(rng_key, jax.tree_util.tree_unflatten(tree, data))
+        state_tree.append(jax.tree_util.tree_structure(state))
+        return jax.tree_util.tree_leaves(state)
+
+    def advance_flat(*flat: Any) -> tuple:
+        if not state_tree:  # init was read from disk: its state's structure, untraced
+            state_tree.append(jax.tree_util.tree_structure(jax.eval_shape(init, one_key, args)))
+        state = jax.tree_util.tree_unflatten(state_tree[0], flat[:-n])
+        state, draws = advance(state, jax.tree_util.tree_unflatten(tree, flat[-n:]))
+        return jax.tree_util.tree_leaves(state), draws.z, tuple(draws.stats)
+
+    shapes = (key, shape_key(args), keys.shape[1:], str(keys.dtype))
+    one_key = chains.shapes(keys[0])
+    stored_init, _ = exported.load_or_export("nuts.init", shapes, init_flat, one_key, *leaves)
+    if stored_init is None:
+        return None
+    state = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in stored_init.out_avals]
+    stored_advance, _ = exported.load_or_export(
+        "nuts.advance", shapes, advance_flat, *state, *leaves
+    )
+    if stored_advance is None:
+        return None
+    out = jax.tree_util.tree_unflatten(stored_advance.out_tree, stored_advance.out_avals)
+    sites = {k: jax.ShapeDtypeStruct(v.shape[1:], v.dtype) for k, v in out[1].items()}
+    if method == "parallel":
+        program_init = jax.pmap(stored_init.call, in_axes=(0,) + (None,) * n).lower(keys, *leaves)
+        program_advance = jax.pmap(
+            stored_advance.call, in_axes=(0,) * len(state) + (None,) * n
+        ).lower(*chains.shapes(program_init.out_info), *leaves)
+    else:
+        program_init = jax.jit(stored_init.call).lower(keys[0], *leaves)
+        program_advance = jax.jit(stored_advance.call).lower(*state, *leaves)
+
+    def wrap(compiled_init: Callable, compiled_advance: Callable) -> tuple[Callable, Callable]:
+        def run_init(rng_keys: jax.Array, data: tuple, start: Start | None = None) -> list:
+            return list(compiled_init(rng_keys, *jax.tree_util.tree_leaves(data)))
+
+        def run_advance(state: list, data: tuple) -> tuple[list, Draws]:
+            new, z, stats = compiled_advance(*state, *jax.tree_util.tree_leaves(data))
+            return list(new), Draws(z, SampleStats(*stats))
+
+        return run_init, run_advance
+
+    return program_init, program_advance, sites, wrap
 
 
 def init_chains(p: NutsPrograms, keys: jax.Array, args: tuple) -> tuple[Any, Optima | None]:
@@ -250,7 +323,9 @@ def run_nuts(
 
     def build() -> NutsPrograms:
         nonlocal overrun
-        programs, overrun = compile_nuts(model, settings, keys, model_args, while_compiling)
+        programs, overrun = compile_nuts(
+            model, settings, keys, model_args, while_compiling, (key, settings.model_dump_json())
+        )
         return programs
 
     programs, fresh = PROGRAMS.get(("nuts", key, shape_key(model_args), settings), build)
