@@ -30,7 +30,7 @@ def test_programs_read_from_disk_draw_the_same_posterior(tmp_path, monkeypatch) 
     monkeypatch.setenv("MMMLAB_CACHE_DIR", str(tmp_path))
     first = _fit(dataset)  # traces, exports, and samples with the exported programs
     stored = sorted(p.name.split("-")[0] for p in (tmp_path / "exported").iterdir())
-    assert stored == ["nuts.advance", "nuts.init"]
+    assert stored == ["nuts.advance", "nuts.constrain", "nuts.init"]
     read = _fit(dataset)  # reads them
     for fit in (first, read):
         assert fit.posterior.keys() == traced.posterior.keys()

@@ -9,11 +9,11 @@ module, whose executable the compilation cache then serves: the same compiled pr
 same draws.
 
 A program is stored under a digest of what it computes (its name and the caller's key: model
-structure, argument shapes, settings) and of everything else that could change it: mmmlab's
-own source files, the versions of JAX, jaxlib and NumPyro, JAX's float64 flag, and the
-backend with its device count. Nothing is stored where the compilation cache is off
-(``MMMLAB_CACHE_DIR=off``) or where JAX cannot serialize (its optional `flatbuffers`
-dependency missing): callers then trace as before.
+structure and the file defining the model, argument shapes, settings) and of everything else
+that could change it: mmmlab's own source files, the versions of JAX, jaxlib and NumPyro,
+JAX's float64 flag, and the backend with its device count. Nothing is stored where the
+compilation cache is off (``MMMLAB_CACHE_DIR=off``) or where JAX cannot serialize (its
+optional `flatbuffers` dependency missing): callers then trace as before.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from functools import cache
@@ -45,6 +46,21 @@ def environment() -> str:
     versions = [f"{p}={importlib.metadata.version(p)}" for p in ("jax", "jaxlib", "numpyro")]
     backend = f"{jax.default_backend()}:{jax.device_count()}:x64={jax.config.jax_enable_x64}"
     return "|".join([digest.hexdigest(), *versions, backend])
+
+
+def code_of(fn: Callable) -> str:
+    """A digest of the source file that defines `fn` (a model: mmmlab's own are in
+    `environment` already; a caller's own model changes its key when its file changes)."""
+    module = sys.modules.get(getattr(fn, "__module__", "") or "")
+    path = getattr(module, "__file__", None)
+    if path is None or not Path(path).is_file():
+        return getattr(fn, "__qualname__", repr(fn))
+    return _file_digest(str(Path(path).resolve()))
+
+
+@cache
+def _file_digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def directory() -> Path | None:

@@ -233,8 +233,9 @@ def _stored_programs(
     def advance_flat(*flat: Any) -> tuple:
         if not state_tree:  # init was read from disk: its state's structure, untraced
             state_tree.append(jax.tree_util.tree_structure(jax.eval_shape(init, one_key, args)))
-        state = jax.tree_util.tree_unflatten(state_tree[0], flat[:-n])
-        state, draws = advance(state, jax.tree_util.tree_unflatten(tree, flat[-n:]))
+        cut = len(flat) - n  # the state's leaves, then the data's
+        state = jax.tree_util.tree_unflatten(state_tree[0], flat[:cut])
+        state, draws = advance(state, jax.tree_util.tree_unflatten(tree, flat[cut:]))
         return jax.tree_util.tree_leaves(state), draws.z, tuple(draws.stats)
 
     shapes = (key, shape_key(args), keys.shape[1:], str(keys.dtype))
@@ -324,7 +325,12 @@ def run_nuts(
     def build() -> NutsPrograms:
         nonlocal overrun
         programs, overrun = compile_nuts(
-            model, settings, keys, model_args, while_compiling, (key, settings.model_dump_json())
+            model,
+            settings,
+            keys,
+            model_args,
+            while_compiling,
+            (key, exported.code_of(model), settings.model_dump_json()),
         )
         return programs
 
@@ -359,11 +365,27 @@ def run_nuts(
 def constrain(key: str, model: Callable, model_args: tuple, z: dict) -> dict[str, np.ndarray]:
     """Unconstrained draws (chain, draw, ...) by site mapped to the model's parameters.
 
-    key : names the model structure (one compiled program per structure; it traces again
-    for each new shape of `z` or `model_args`)."""
+    key : names the model structure (one compiled program per structure and shapes of `z`
+    and `model_args`; kept on disk by `inference.exported` where it can be, so that a new
+    process does not trace the model for it)."""
 
     def each(z: dict, args: tuple) -> dict:
         return jax.vmap(jax.vmap(lambda zi: constrain_fn(model, args, {}, zi)))(z)
 
+    leaves, tree = jax.tree_util.tree_flatten(model_args)
+    shapes = (key, exported.code_of(model), shape_key(z), shape_key(model_args))
+
+    def stored() -> Callable | None:
+        def flat(z: dict, *data: Any) -> dict:
+            return each(z, jax.tree_util.tree_unflatten(tree, data))
+
+        program, _ = exported.load_or_export(
+            "nuts.constrain", shapes, flat, chains.shapes(z), *leaves
+        )
+        return None if program is None else jax.jit(program.call)
+
+    program, _ = PROGRAMS.get(("constrain.stored", *shapes), stored)
+    if program is not None:
+        return jax.device_get(program(z, *leaves))
     program, _ = PROGRAMS.get(("constrain", key), lambda: jax.jit(each))
     return jax.device_get(program(z, model_args))
