@@ -22,9 +22,19 @@ Sections (each on its own; all by default, `--only` picks):
     .venv/bin/python benchmarks/large_business.py --only report --report-draws 4000
     .venv/bin/python benchmarks/large_business.py --only nuts --warmup 300 --draws 100
 
-Measured 2026-12-05 on the 2-core machine under load from other processes (load average 4-7;
-see the docstring's figures below as relative, the CPU ms as the steadier):
-see docs or the commit messages for the latest figures.
+Measured 2026-12-05 on the 2-core machine under load from other processes (load average 6-9:
+read the figures as relative; CPU ms is the steadier), `--only gradient --repeats 150`:
+potential + gradient 4.39 CPU ms (before: 4.69; 3.7 vs 4.7 in a quieter paired run); of it the
+adstock 32%, adstock + saturation 49%, the media path 90% (before 101%), geo effects 5%, the
+likelihood 3%. XLA splits the large loops over both cores, so one chain's CPU ms exceed its wall
+ms; with 4 chains on 2 cores the CPU ms is what each gradient costs.
+`--only nuts` (1 chain x (300 + 100), diagonal mass): every draw at tree depth 7 (127 leapfrog
+steps), step size 0.036; a dense block over the 129 non-geo parameters (tried aside, not kept)
+left it at depth 7, step size 0.033.
+`--only report --report-draws 1000`: before 558 s, 6.18 GiB peak (its media arrays grow with
+the draws: ~22 GiB at 4000, more than this 23 GiB machine); after 666 s (under heavier load),
+2.11 GiB peak. At 4000 draws, after: 1.8-2.2 GiB resident through its first 14 minutes (stopped
+there, unfinished). The time is mostly the response curves: 21 evaluations of every draw.
 """
 
 from __future__ import annotations
