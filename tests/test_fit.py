@@ -82,6 +82,18 @@ def test_the_compile_counter_sees_a_new_shape_compile(example_fit):
     assert events["traced"] > 0 and events["compiled"] > 0, events
 
 
+def test_the_report_compiles_nothing_after_sampling(tmp_path):
+    """The fit compiles the report's programs while its sampler compiles (a shape no other
+    test fits, so nothing was compiled before this fit)."""
+    from mmmlab.analysis.outputs import write_outputs
+
+    dataset, _ = example_dataset(n_weeks=57)
+    result = fit(dataset, seed=0, num_warmup=30, num_samples=30)
+    with compile_events() as events:
+        write_outputs(result, tmp_path)
+    assert events == {}, f"the report traced or compiled after sampling: {events}"
+
+
 def test_later_window_keeps_adstock_history(example, example_fit):
     dataset, _ = example
     train, _, test = dataset.split(train=0.8)

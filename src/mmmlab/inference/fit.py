@@ -22,6 +22,7 @@ from mmmlab.inference.components import (
     evaluate_draws,
     evaluate_lifts,
     evaluate_media,
+    evaluate_totals,
 )
 from mmmlab.inference.diagnostics import Diagnostics, nuts_diagnostics
 from mmmlab.inference.nuts import constrain, run_nuts
@@ -234,8 +235,8 @@ def _report_programs(
     tests: tuple[LiftExperiment, ...],
 ) -> Callable[[dict[str, Any]], None]:
     """What the fit runs while its sampler compiles: the programs that come after sampling
-    (constraining the draws; components and media, as `Fit.components`, `Fit.roas` and the
-    response curves call them), traced and compiled for the fit's shapes by running them on
+    (constraining the draws; the components of the report's geo blocks, and the media totals
+    its mROAS and response curves read), traced and compiled for the fit's shapes by running them on
     zero draws (one chunk of draws: a large panel evaluates no more than that). The real
     calls then find them compiled; a new process pays neither their tracing nor their
     compile after sampling. A warm-up only: whatever it raises, the real calls raise."""
@@ -250,8 +251,9 @@ def _report_programs(
             chunk = {k: v[None, :size] for k, v in flat.items()}
             none: Any = None  # no diagnostics: the draft only evaluates
             draft = Fit(config, dataset, scaling, chunk, {}, none, "nuts", 0, lift_tests=tests)
-            draft.components()
-            draft.media(media_scale=1.0 + MARGIN)
+            draft.components()  # the report's geo blocks: one block unless the panel is large
+            bumped = draft._window(None, 1.0 + MARGIN)  # mROAS and response curves' totals
+            evaluate_totals(s, {k: v[0] for k, v in chunk.items()}, bumped, scaling.y_scale)
         except Exception:  # noqa: BLE001, S110  (a warm-up: the real calls report errors)
             pass
 
