@@ -55,20 +55,21 @@ def draw_tests(dataset, truth, world_config, se: float, rng, boost: str) -> list
     return list(measured_lifts(designs, dataset, truth, world_config, se, rng))
 
 
-def calibration(seeds: int, se: float, config: ModelConfig, boost: str) -> None:
+def calibration(seeds: range, se: float, config: ModelConfig, boost: str) -> None:
     world_config = scenario_base().model_config_of()
     trend = config.trend + (
         f" ({config.n_changepoints} hinges)" if config.trend == "piecewise" else ""
     )
     print(
-        f"confounded world, {seeds} seeds; {CHANNEL} ROAS (truth 1.50) without | with two lift "
+        f"confounded world, seeds {seeds.start}-{seeds.stop - 1}; {CHANNEL} ROAS (truth 1.50) "
+        "without | with two lift "
         f"tests ({CHANNEL} go-dark, {boost} +50%; lift_se {se:.0%} of the true lift); "
         f"{config.saturation} saturation, {trend} trend, {config.noise} noise; "
         "NUTS 2 chains x (1000 + 1000)"
     )
     print("seed  without: mean [90%]   cover  |  with: mean [90%]      cover  lift z  rhat  s")
     rows = []
-    for seed in range(seeds):
+    for seed in seeds:
         dataset, truth = simulate("confounded", seed)
         rng = np.random.default_rng([seed, 7])
         tests = draw_tests(dataset, truth, world_config, se, rng, boost)
@@ -153,6 +154,7 @@ def _gradient_loop(dataset, config: ModelConfig, lift_tests, repeats: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=10, help="0: the gradient cost only")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds from this one on")
     parser.add_argument("--se", type=float, default=0.1, help="lift_se as a fraction of the lift")
     parser.add_argument("--saturation", default="hill", help="saturation of the fitted model")
     parser.add_argument(
@@ -167,7 +169,8 @@ def main() -> None:
             update={"trend": "piecewise", "n_changepoints": args.changepoints}
         )
     if args.seeds:
-        calibration(args.seeds, args.se, config, args.boost)
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        calibration(seeds, args.se, config, args.boost)
     gradient_cost(config)
 
 
