@@ -159,6 +159,7 @@ def fit(
     target_accept: Annotated[
         float, setting_option(SETTING["target_accept"])
     ] = DEFAULT.target_accept,
+    extra_samples: Annotated[int, setting_option(SETTING["extra_samples"])] = DEFAULT.extra_samples,
     progress: bool = True,
 ) -> None:
     """Fit the Bayesian MMM and write summary, tables and plots to OUT."""
@@ -220,6 +221,7 @@ def fit(
             num_samples=samples,
             num_chains=chains,
             target_accept=target_accept,
+            extra_samples=extra_samples,
             progress=progress,
             lift_tests=tests,
         )

@@ -11,6 +11,7 @@ import numpy as np
 from mmmlab.inference import rank_stats
 
 RHAT_WARN = 1.01
+ESS_TARGET = 400  # min bulk ESS a run continues for (`converged_draws`)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,13 @@ def convergence(draws: dict[str, np.ndarray]) -> Convergence:
         float(np.nanmin(rank_stats.ess_tail(elements))),
         float(np.nanmedian(bulk)),
     )
+
+
+def converged_draws(draws: dict[str, np.ndarray]) -> bool:
+    """Max R-hat <= `RHAT_WARN` and min bulk ESS >= `ESS_TARGET` over `draws` (site ->
+    (chain, draw, ...); unconstrained draws give the same ranks, so the same figures)."""
+    conv = convergence(draws)
+    return conv.max_rhat <= RHAT_WARN and conv.min_ess_bulk >= ESS_TARGET
 
 
 def bfmi(energy: np.ndarray) -> float:

@@ -23,6 +23,7 @@ from numpyro.infer.hmc import hmc
 from numpyro.infer.util import constrain_fn, potential_energy
 
 from mmmlab.inference import chains, exported
+from mmmlab.inference.diagnostics import converged_draws
 from mmmlab.inference.programs import PROGRAMS, shape_key
 from mmmlab.inference.settings import SamplerSettings
 from mmmlab.inference.starts import (
@@ -34,6 +35,7 @@ from mmmlab.inference.starts import (
 )
 
 CHUNK = 100  # iterations per compiled step; the progress bar moves this often
+EXTEND_FROM = 1000  # draws per chain from which an unconverged run continues (`extension`)
 
 
 class SampleStats(NamedTuple):
@@ -347,11 +349,18 @@ def run_nuts(
         done = min(done + CHUNK, total)
         if progress is not None:
             progress(done, total)
+    added = 0  # draws per chain sampled past `num_samples` until the chains converge
+    while added < extension(settings) and not converged(chunks, settings.num_warmup, total + added):
+        state, draws = advance_chains(programs, state, model_args)
+        chunks.append(draws)
+        added += CHUNK
+        if progress is not None:
+            progress(total + added, total + added)
     jax.block_until_ready(state)
     sample_s = time.perf_counter() - t1
 
     every = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=1), *chunks)
-    keep = slice(settings.num_warmup, total)
+    keep = slice(settings.num_warmup, total + added)
     return NutsRun(
         z={k: v[:, keep] for k, v in every.z.items()},
         stats=SampleStats(*(x[:, keep] for x in every.stats)),
@@ -360,6 +369,22 @@ def run_nuts(
         warmup_steps=int(every.stats.num_steps[:, : settings.num_warmup].sum()),
         starts=optima,
     )
+
+
+def extension(settings: SamplerSettings) -> int:
+    """Draws per chain a run may add past `num_samples` while it has not converged: up to
+    `extra_samples` for runs of `EXTEND_FROM` draws or more (a shorter run is a quick look,
+    whose ESS cannot reach the target), else none."""
+    return settings.extra_samples if settings.num_samples >= EXTEND_FROM else 0
+
+
+def converged(chunks: list[Draws], num_warmup: int, end: int) -> bool:
+    """Whether the kept draws so far (iterations `num_warmup` to `end` of `chunks`) meet
+    `diagnostics.converged_draws`."""
+    z = {
+        k: np.concatenate([c.z[k] for c in chunks], axis=1)[:, num_warmup:end] for k in chunks[0].z
+    }
+    return converged_draws(z)
 
 
 def constrain(key: str, model: Callable, model_args: tuple, z: dict) -> dict[str, np.ndarray]:

@@ -62,12 +62,21 @@ class SamplerSettings(BaseModel):
         description="Optimised starting points: 1 (None) optimises each chain's own start; "
         "M > 1 optimises M jittered starts and begins every chain near the best mode found",
     )
+    extra_samples: Whole = Field(
+        1000,
+        ge=0,
+        description="Draws per chain a run of 1000 or more draws adds, 100 at a time, while "
+        "it has not converged (max R-hat > 1.01 or min bulk ESS < 400); 0 samples exactly "
+        "num_samples",
+    )
     chain_method: Literal["auto", "parallel", "vectorized", "sequential"] = Field(
         "auto", description="How chains run (`inference.chains.chain_method`)"
     )
 
 
-SBC_SETTINGS = SamplerSettings(num_warmup=500, num_samples=500)  # each SBC refit's NUTS settings
+# Each SBC refit's NUTS settings: a fixed length (a length chosen from the draws would make
+# the ranks depend on how well a refit mixed).
+SBC_SETTINGS = SamplerSettings(num_warmup=500, num_samples=500, extra_samples=0)
 
 
 def sampler_settings(base: SamplerSettings | None = None, **options: Any) -> SamplerSettings:
