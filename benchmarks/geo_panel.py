@@ -15,13 +15,14 @@ ratio of min-ESS/s.
     .venv/bin/python benchmarks/geo_panel.py --seeds 0 --sites
     .venv/bin/python benchmarks/geo_panel.py --seeds 0 --meridian
 
-Measured 2026-12-05, one core of the 2-core CPU each (`taskset -c 1`), compile cache warm,
-`--seeds 0 1 2 3 4 --sites` (wall s, max R-hat, min bulk ESS, divergences, min-ESS/s):
-seed 0 98 s 1.0097 392 0 3.99; seed 1 89 s 1.0097 387 0 4.37; seed 2 102 s 1.0108 546 0 5.36;
-seed 3 87 s 1.0112 444 0 5.08; seed 4 90 s 1.0089 469 0 5.23: the target met on 1 of 5.
-On both cores (no taskset: the chains run on two devices, so the draws differ): seed 0 98 s
-1.0074 532 0 5.45; seed 1 71 s 1.0089 396 0 5.59; seed 2 78 s 1.0133 584 0 7.45; seed 3 78 s
-1.0135 472 0 6.08; seed 4 92 s 1.0122 600 0 6.50: met on 1 of 5.
+Measured 2026-12-05 on both cores, compile cache warm, `--seeds 0 1 2 3 4` (wall s, draws per
+chain, max R-hat, min bulk ESS, divergences, min-ESS/s), with the default `extra_samples` (a run
+that ends unconverged keeps sampling, 100 draws at a time): seed 0 52 s 1100 1.0077 463 0 8.89;
+seed 1 41 s 1100 1.0090 427 0 10.52; seed 2 44 s 1200 1.0086 600 0 13.66; seed 3 39 s 1000 1.0099
+486 0 12.33; seed 4 51 s 1200 1.0091 604 0 11.85: the target met on 5 of 5. With `--option
+extra_samples=0` (exactly 1000 draws): seed 0 1.0096 399; seed 1 1.0098 384; seed 2 1.0120 481;
+seed 3 1.0099 486; seed 4 1.0121 509: met on 1 of 5, as in the earlier runs (one core each, before
+the potential's media sum: 87-102 s per fit, met on 1 of 5).
 Every seed's lowest ESS is `effect_geo_sd` (the channels' spread across geos) and its
 highest R-hat is on `effect_geo_sd` or the 200 `effect_geo_z`: the non-centred funnel
 between a pooled sd and its geo deviations, which the data of 156 weeks per geo pin down.
@@ -50,15 +51,16 @@ PRESET = "national_brand"
 ROOT = Path(__file__).resolve().parents[1]
 MERIDIAN_PYTHON = ROOT / ".venv-meridian" / "bin" / "python"
 HEADER = (
-    f"{'engine':9s} {'seed':>4s} {'wall_s':>7s} {'maxRhat':>8s} {'minESS':>7s} {'div':>4s} "
-    f"{'ESS/s':>7s}  target"
+    f"{'engine':9s} {'seed':>4s} {'wall_s':>7s} {'draws':>6s} {'maxRhat':>8s} {'minESS':>7s} "
+    f"{'div':>4s} {'ESS/s':>7s}  target"
 )
 
 
-def row(engine: str, seed: int, wall: float, rhat: float, ess: float, div: int) -> str:
+def row(engine: str, seed: int, wall: float, draws: int, rhat: float, ess: float, div: int) -> str:
+    """One fit's line; `draws` per chain (more than asked where a run extended)."""
     met = rhat <= 1.01 and ess >= 400 and div == 0
     return (
-        f"{engine:9s} {seed:>4d} {wall:>7.1f} {rhat:>8.4f} {ess:>7.0f} {div:>4d} "
+        f"{engine:9s} {seed:>4d} {wall:>7.1f} {draws:>6d} {rhat:>8.4f} {ess:>7.0f} {div:>4d} "
         f"{ess / wall:>7.2f}  {'met' if met else 'NOT met'}"
     )
 
@@ -89,7 +91,8 @@ def run_mmmlab(
         fit = mmmlab.fit(dataset, ModelConfig(**config), seed=seed, **options)
         wall = time.perf_counter() - t0
         d = fit.diagnostics
-        print(row("mmmlab", seed, wall, d.max_rhat, d.min_ess_bulk, d.divergences), flush=True)
+        line = row("mmmlab", seed, wall, d.num_draws, d.max_rhat, d.min_ess_bulk, d.divergences)
+        print(line, flush=True)
         if sites:
             print(worst_sites(fit.posterior), flush=True)
         out.append((seed, d.min_ess_bulk / wall))
@@ -160,7 +163,8 @@ def main() -> None:
     if done.returncode:
         print(done.stderr[-3000:], file=sys.stderr)
     for r in results:
-        print(row("meridian", r["seed"], r["wall"], r["rhat"], r["ess"], r["div"]))
+        draws = inference["num_samples"]
+        print(row("meridian", r["seed"], r["wall"], draws, r["rhat"], r["ess"], r["div"]))
         theirs = r["ess"] / r["wall"]
         print(f"          min-ESS/s ratio mmmlab / meridian: {ours[r['seed']] / theirs:.1f}x")
 
