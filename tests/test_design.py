@@ -148,14 +148,14 @@ def test_golden_numbers_of_a_small_fixed_fit(rec):
     assert rec.table.pareto.sum() == GOLDEN["front"]
 
 
-GOLDEN = {
+GOLDEN = {  # measured again after 52d8a05 (the potential sums media in float32): new draws
     "candidate": "social_media -100% 8p",
-    "lift_mean": -2647.4716942858417,
-    "noise_sd": 1105.7272033387128,
-    "assurance": 0.5548899864970308,
-    "sd_reduction": 0.496366594160652,
-    "cost": 2647.4716942858417,
-    "front": 11,
+    "lift_mean": -2556.6377888472116,
+    "noise_sd": 1257.4763589267225,
+    "assurance": 0.4910174970503938,
+    "sd_reduction": 0.43174182009371054,
+    "cost": 2556.6377888472116,
+    "front": 12,
 }
 
 
