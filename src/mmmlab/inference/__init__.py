@@ -5,13 +5,13 @@ The SBC names are imported on first use (PEP 562): a fit does not import them.""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mmmlab.inference.components import Components
 from mmmlab.inference.diagnostics import Diagnostics
 from mmmlab.inference.fit import Fit, fit, load_fit
 from mmmlab.inference.settings import SamplerSettings
+from mmmlab.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mmmlab.inference.calibration import SbcResult, run_sbc, write_sbc
@@ -31,13 +31,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

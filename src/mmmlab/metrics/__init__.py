@@ -3,9 +3,9 @@
 The SBC names are imported on first use (PEP 562): they need SciPy's statistics, which a fit
 and its report do not."""
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mmmlab.lazy import lazy_exports
 from mmmlab.metrics.predictive import durbin_watson, fit_metrics, mape, nrmse, r_squared, srmse
 from mmmlab.metrics.recovery import (
     central_interval,
@@ -60,13 +60,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

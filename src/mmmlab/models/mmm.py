@@ -197,22 +197,13 @@ def decompose(
     controls = jnp.zeros((T, G))
     if data.controls.shape[2]:
         controls = data.controls @ params["control"]
+    shaped = shaped_media(data.media_lags, params, s)  # (C, T, G), the media's precision
+    ref = data.reference_lags
+    reference = shaped if ref is None else shaped_media(ref, params, s)
+    beta = media_coefficient(reference, effects, axis=1)
     if per_channel:
-        shaped = saturated_media(data.media_lags, params, s)
-        reference = (
-            shaped
-            if data.reference_lags is None
-            else saturated_media(data.reference_lags, params, s)
-        )
-        beta = media_coefficient(reference, effects)
-        media = beta * shaped
-    else:
-        shaped = shaped_media(data.media_lags, params, s)  # (C, T, G)
-        reference = (
-            shaped if data.reference_lags is None else shaped_media(data.reference_lags, params, s)
-        )
-        beta = media_coefficient(reference, effects, axis=1)
-        # Products in the media's precision, sums over channels in float64.
+        media = beta * shaped.transpose(1, 2, 0).astype(jnp.result_type(float))
+    else:  # products in the media's precision, sums over channels in float64
         media = jax.lax.dot_general(
             beta.T.astype(shaped.dtype),
             shaped,
