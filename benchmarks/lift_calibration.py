@@ -46,6 +46,7 @@ from mmmlab.synth.lift import measured_lifts, team_designs
 from mmmlab.synth.scenarios import scenario_base
 
 CHANNEL = "search"  # the confounded channel
+WORLDS = ("confounded", "base")  # base: the confounded world's business without the confounder
 
 
 def draw_tests(dataset, truth, world_config, se: float, rng, boost: str) -> list[LiftExperiment]:
@@ -55,22 +56,30 @@ def draw_tests(dataset, truth, world_config, se: float, rng, boost: str) -> list
     return list(measured_lifts(designs, dataset, truth, world_config, se, rng))
 
 
-def calibration(seeds: range, se: float, config: ModelConfig, boost: str) -> None:
+def world(name: str, seed: int):
+    """The seed's (dataset, truth) of world `name` (`WORLDS`)."""
+    return simulate("confounded" if name == "confounded" else scenario_base(), seed)
+
+
+def calibration(
+    seeds: range, se: float, config: ModelConfig, boost: str, world_name: str = "confounded"
+) -> None:
     world_config = scenario_base().model_config_of()
     trend = config.trend + (
         f" ({config.n_changepoints} hinges)" if config.trend == "piecewise" else ""
     )
     print(
-        f"confounded world, seeds {seeds.start}-{seeds.stop - 1}; {CHANNEL} ROAS (truth 1.50) "
+        f"{world_name} world, seeds {seeds.start}-{seeds.stop - 1}; {CHANNEL} ROAS (truth 1.50) "
         "without | with two lift "
         f"tests ({CHANNEL} go-dark, {boost} +50%; lift_se {se:.0%} of the true lift); "
-        f"{config.saturation} saturation, {trend} trend, {config.noise} noise; "
+        f"{config.saturation} saturation, {trend} trend, {config.noise} noise, "
+        f"copula controls {config.endogenous or 'none'}; "
         "NUTS 2 chains x (1000 + 1000)"
     )
     print("seed  without: mean [90%]   cover  |  with: mean [90%]      cover  lift z  rhat  s")
     rows = []
     for seed in seeds:
-        dataset, truth = simulate("confounded", seed)
+        dataset, truth = world(world_name, seed)
         rng = np.random.default_rng([seed, 7])
         tests = draw_tests(dataset, truth, world_config, se, rng, boost)
         out = []
@@ -162,15 +171,21 @@ def main() -> None:
     )
     parser.add_argument("--noise", default="ar1", help="the fitted model's noise: iid | ar1")
     parser.add_argument("--boost", default="tv", help="the channel of the +50%% test")
+    parser.add_argument(
+        "--endogenous", nargs="*", default=[], help="channels given a Gaussian copula control"
+    )
+    parser.add_argument(
+        "--world", default="confounded", choices=WORLDS, help="base: no confounding"
+    )
     args = parser.parse_args()
-    config = ModelConfig(saturation=args.saturation, noise=args.noise)
+    config = ModelConfig(saturation=args.saturation, noise=args.noise, endogenous=args.endogenous)
     if args.changepoints:
         config = config.model_copy(
             update={"trend": "piecewise", "n_changepoints": args.changepoints}
         )
     if args.seeds:
         seeds = range(args.first_seed, args.first_seed + args.seeds)
-        calibration(seeds, args.se, config, args.boost)
+        calibration(seeds, args.se, config, args.boost, args.world)
     gradient_cost(config)
 
 

@@ -31,6 +31,7 @@ from mmmlab.inference.serialize import read_fit, save_fit
 from mmmlab.inference.settings import SamplerSettings, check_seed, sampler_settings
 from mmmlab.metrics.roas import MARGIN, roas_draws, roas_summary
 from mmmlab.models.config import ModelConfig
+from mmmlab.models.copula import with_copula_controls
 from mmmlab.models.lift import prepare_lifts
 from mmmlab.models.likelihood import (
     ar1,
@@ -130,6 +131,7 @@ class Fit:
         """The model's data for `dataset` (default: training), its media scaled by
         `media_scale`, channel effects averaged over the training window."""
         dataset = self.train if dataset is None else dataset
+        dataset = with_copula_controls(dataset, self.config.endogenous, self.train)
         self._check_window(dataset)
         data = prepare(dataset, self.config, self.scaling)
         return data._replace(
@@ -332,6 +334,7 @@ def fit(
     config = ModelConfig() if config is None else config
     seed = check_seed(seed)
     settings = sampler_settings(settings, **options)
+    dataset = with_copula_controls(dataset, config.endogenous)
     check_rows(dataset, config)
     tests = as_lift_tests(lift_tests)
     model, s, scaling, data, y = bind(dataset, config, lift_tests=tests)

@@ -177,7 +177,9 @@ class ModelConfig(BaseModel):
     ``"roas"`` or ``"roas.channel"`` puts the channels' prior on ROAS instead of `effect`
     (see `ROAS`). `noise` is ``"iid"`` (independent in time) or ``"ar1"``: AR(1) in time with
     lag-1 autocorrelation `noise_rho`, so a slow, unobserved driver of the target counts as
-    the few independent facts it is, not as many (`models.likelihood.AR1`).
+    the few independent facts it is, not as many (`models.likelihood.AR1`). `endogenous`
+    names channels whose spend follows demand: each gets a Gaussian copula control, so
+    demand that moves its spend is not credited to it (`models.copula`).
     """
 
     model_config = _STRICT
@@ -193,6 +195,7 @@ class ModelConfig(BaseModel):
     likelihood: Likelihood = "normal"
     noise: Noise = "iid"
     priors: dict[str, Prior] = Field(default_factory=dict)
+    endogenous: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _known_prior_keys(self) -> ModelConfig:
