@@ -45,6 +45,17 @@ def k2_fits():
     return dataset, train, test, fits
 
 
+def test_a_run_that_samples_past_num_samples_keeps_every_draw():
+    """An unconverged run of 1000+ draws continues (`extra_samples`); the diagnostics and
+    draws count what it sampled (a grid cell failed on the reshape before)."""
+    dataset, _ = simulate("hill_mixture_k3", 1)
+    settings = {"num_warmup": 20, "num_samples": 1000, "num_chains": 2, "extra_samples": 200}
+    fit = get_backend("hill_mixture").fit(dataset, {"kind": "mixture_k3"}, 0, settings)
+    draws = fit.diagnostics.num_draws
+    assert draws in (1100, 1200)  # 20 warmup iterations leave the chains unconverged
+    assert len(fit.draws["sigma"]) == 2 * draws
+
+
 def test_every_kind_fits_with_ordered_components_and_reports_effective_k(k2_fits):
     _, train, test, fits = k2_fits
     for kind, fit in fits.items():

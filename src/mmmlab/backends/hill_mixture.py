@@ -197,6 +197,7 @@ class HillMixtureBackend:
             # metric; see docs/hill_mixture.md for the measurements behind both defaults.
             dense_mass=DENSE_MASS if dense is None else dense,
             num_starts=inference.get("num_starts") or NUM_STARTS,
+            extra_samples=inference.get("extra_samples", SamplerSettings().extra_samples),
         )
         model = _model(kind)
         key = f"hill_mixture|{kind}"
@@ -218,7 +219,7 @@ class HillMixtureBackend:
             optima = {
                 k: np.asarray(v) for k, v in derive({k: v[0] for k, v in at.items()}, kind).items()
             }
-        return _with_diagnostics(fitted, raw, run, train, settings, optima)
+        return _with_diagnostics(fitted, raw, run, train, optima)
 
 
 def adstocked_draws(x: np.ndarray, start: int, alpha: np.ndarray) -> np.ndarray:
@@ -245,11 +246,11 @@ def _with_diagnostics(
     raw: dict,
     run,
     train: Dataset,
-    settings: SamplerSettings,
     optima: dict[str, np.ndarray] | None,
 ) -> HillMixtureFit:
     """Plain R-hat over raw sites, and label-invariant R-hat/ESS (the convergence verdict)."""
-    chains, draws = settings.num_chains, settings.num_samples
+    # The run's own draw count: an unconverged run samples past num_samples (`extra_samples`).
+    chains, draws = np.shape(run.stats.diverging)
     plain_rhat = convergence(raw).max_rhat
     d = fitted.draws
     s_train, _ = fitted._window(train)
