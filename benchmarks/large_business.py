@@ -14,12 +14,19 @@ Sections (each on its own; all by default, `--only` picks):
 - `report`: peak memory and seconds of the report (`analysis.outputs.write_outputs`) over
   `--report-draws` posterior draws (a MAP fit's point repeated: the arrays are the real
   ones' size), each path in a fresh process: `before` evaluates `Fit.components` and
-  `Fit.media` over every draw, channel and geo as the report did before; `after` is
-  `write_outputs` now (geo blocks, totals summed on the device).
+  `Fit.media` over every draw, channel and geo as the report did before (the curves: 21
+  evaluations of every draw's media); `after` is `write_outputs` now (`analysis.draws`).
+  With `--fit-dir DIR` (a fit saved by `mmmlab fit --preset large_business`, e.g. its
+  `OUT/fit`), instead: what the CLI runs after sampling on that fit, in a fresh process,
+  each step's seconds, CPU seconds and peak RSS: `report_draws`, the rest of
+  `write_outputs`, and the answer-key recovery (`analysis.recovery.fit_recovery` against
+  `--seed`'s simulation, reading the report's draws). After only: before, the recovery alone
+  held every draw's media twice (22 GiB), more than this machine has beside other work.
 
     .venv/bin/python benchmarks/large_business.py                      # all, ~10 min
     .venv/bin/python benchmarks/large_business.py --only gradient
     .venv/bin/python benchmarks/large_business.py --only report --report-draws 4000
+    .venv/bin/python benchmarks/large_business.py --only report --fit-dir /tmp/lb_fit/fit
     .venv/bin/python benchmarks/large_business.py --only nuts --warmup 300 --draws 100
 
 Measured 2026-12-05 on the 2-core machine under load from other processes (load average 6-9:
@@ -40,6 +47,17 @@ left it at depth 7, step size 0.033.
 the draws: ~22 GiB at 4000, more than this 23 GiB machine); after 666 s (under heavier load),
 2.11 GiB peak. At 4000 draws, after: 1.8-2.2 GiB resident through its first 14 minutes (stopped
 there, unfinished). The time is mostly the response curves: 21 evaluations of every draw.
+Measured 2026-12-05 on the 2-core machine, loaded by other sessions' benchmarks (load average
+7-9: the figures are upper bounds, one core's worth), `--only report --fit-dir` on the saved
+`mmmlab fit --preset large_business --chains 4` (4 x 1000 draws): before (the previous commit's
+`write_outputs` on that fit) the report took 855 s (814 CPU s), peak 2.69 GiB, and the recovery
+(every draw's media, twice) 5 min at 22.3 GiB in the README's end-to-end run; after: load 1.4 s,
+`report_draws` 108-127 s (103-122 CPU s: one block program per 5 geos, every draw's curves at
+22 multipliers on the device, bands by partition on the host meanwhile), the rest of
+`write_outputs` 7.5-8.0 s, the recovery 0.7 s (the report's draws); after sampling 116-135 s,
+peak 4.48 GiB. The files are those of before to float32 rounding: contributions and curves
+within 1.2e-7 of each value, mROAS 1.8e-6 (a 1% difference of float32 sums), recovery tables
+within 1e-7 of each column's largest value.
 """
 
 from __future__ import annotations
@@ -247,10 +265,10 @@ def report_child(seed: int, n_draws: int, path: str) -> None:
     import numpy as np
 
     import mmmlab
+    from mmmlab.analysis.draws import MULTIPLIERS
     from mmmlab.analysis.outputs import write_outputs
-    from mmmlab.analysis.response import response_curves
     from mmmlab.analysis.roas import contributions_frame
-    from mmmlab.metrics.roas import MARGIN, roas_draws
+    from mmmlab.metrics.roas import MARGIN, draw_interval, roas_draws
 
     dataset, _ = bound(seed)
     point = mmmlab.fit(dataset, seed=0, method="map")
@@ -271,8 +289,58 @@ def report_child(seed: int, n_draws: int, path: str) -> None:
             roas_draws(comp.media, fit.media(media_scale=1.0 + MARGIN), dataset.spend)
             contributions_frame(fit, components=comp)
             del comp
-            response_curves(fit)
+            for m in MULTIPLIERS:  # the curves: every draw's media at each multiplier
+                draw_interval(fit.media(media_scale=float(m)).sum(axis=(1, 2)))
     print(json.dumps({"s": time.perf_counter() - t0, "peak": peak_rss_gib(), "base": before}))
+
+
+def fit_dir_child(fit_dir: str, seed: int) -> None:
+    """What the CLI runs after sampling, on the fit saved in `fit_dir`, in this process;
+    prints JSON: per step seconds, CPU seconds and peak GiB after it."""
+    import numpy as np
+
+    from mmmlab.analysis.draws import report_draws
+    from mmmlab.analysis.outputs import write_outputs
+    from mmmlab.analysis.recovery import fit_recovery, write_recovery
+    from mmmlab.inference.fit import load_fit
+    from mmmlab.synth import simulate
+
+    steps: dict[str, tuple[float, float, float]] = {}
+    clock = [time.perf_counter(), time.process_time()]
+
+    def step(name: str) -> None:
+        now = [time.perf_counter(), time.process_time()]
+        steps[name] = (now[0] - clock[0], now[1] - clock[1], peak_rss_gib())
+        clock[:] = now
+
+    fit = load_fit(fit_dir)
+    dataset, truth = simulate(fit.train.name, seed)  # the preset's answer key, as the CLI's
+    if not np.allclose(dataset.target, fit.train.target, rtol=1e-9):
+        raise SystemExit(f"{fit_dir} was not fitted on {fit.train.name} seed {seed}")
+    step("load")
+    with tempfile.TemporaryDirectory() as out:
+        draws = report_draws(fit)
+        step("report_draws")
+        write_outputs(fit, out, draws)
+        step("write_outputs")
+        write_recovery(fit_recovery(fit, truth, draws), out)
+        step("recovery")
+    print(json.dumps({"draws": fit.num_draws, "steps": steps}))
+
+
+def report_fit_dir(fit_dir: str, seed: int) -> None:
+    cmd = [sys.executable, __file__, "--fit-dir", fit_dir, "--seed", str(seed), "--report-child"]
+    run = subprocess.run([*cmd, "after"], capture_output=True, text=True)
+    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("{")]
+    if run.returncode or not lines:
+        print(f"report on {fit_dir}: failed (rc {run.returncode}) {run.stderr[-500:]}")
+        return
+    r = json.loads(lines[-1])
+    print(f"report and recovery on {fit_dir} ({r['draws']} draws), in a fresh process:")
+    for name, (wall, cpu, peak) in r["steps"].items():
+        print(f"  {name:14s} {wall:6.1f} s  (CPU {cpu:6.1f} s)  peak RSS {peak:.2f} GiB")
+    wall, cpu, peak = zip(*(v for k, v in r["steps"].items() if k != "load"), strict=True)
+    print(f"  after sampling {sum(wall):.1f} s (CPU {sum(cpu):.1f} s), peak {max(peak):.2f} GiB")
 
 
 def report(seed: int, n_draws: int, paths: list[str]) -> None:
@@ -299,18 +367,25 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=100)
     parser.add_argument("--report-draws", type=int, default=1000)
     parser.add_argument("--report-paths", nargs="+", default=["before", "after"])
+    parser.add_argument("--fit-dir", help="`report` on this saved large_business fit instead")
     parser.add_argument("--report-child", choices=["before", "after"], help=argparse.SUPPRESS)
     a = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     import mmmlab  # noqa: F401  (its JAX settings first)
 
     if a.report_child:
-        report_child(a.seed, a.report_draws, a.report_child)
+        if a.fit_dir:
+            fit_dir_child(a.fit_dir, a.seed)
+        else:
+            report_child(a.seed, a.report_draws, a.report_child)
         return
     if a.only in (None, "gradient"):
         gradient(a.seed, a.repeats)
     if a.only in (None, "report"):
-        report(a.seed, a.report_draws, a.report_paths)
+        if a.fit_dir:
+            report_fit_dir(a.fit_dir, a.seed)
+        else:
+            report(a.seed, a.report_draws, a.report_paths)
     if a.only in (None, "nuts"):
         nuts(a.seed, a.warmup, a.draws)
 

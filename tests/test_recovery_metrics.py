@@ -39,6 +39,27 @@ def test_central_interval_axis():
     np.testing.assert_allclose(hi, [94.05, 188.1])
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 21, 100, 4000])
+@pytest.mark.parametrize("prob", [0.5, 0.9, 0.99])
+def test_central_interval_is_numpys_quantile(n, prob):
+    """Two single-rank partitions give np.quantile's values exactly: ties, NaN, any axis."""
+    rng = np.random.default_rng(n)
+    draws = rng.standard_normal((n, 4, 3))
+    draws[:, 0, 0] = 7.0  # all tied
+    draws[:, 1, 1] = np.round(draws[:, 1, 1])  # many ties
+    if n > 1:
+        draws[n // 2, 2, 2] = np.nan  # one NaN: the interval is NaN, as np.quantile's
+    qs = [(1.0 - prob) / 2.0, (1.0 + prob) / 2.0]
+    for axis, x in ((0, draws), (-1, np.moveaxis(draws, 0, -1)), (1, np.swapaxes(draws, 0, 1))):
+        want = np.quantile(x, qs, axis=axis)
+        got = central_interval(x, prob, axis=axis)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    lo, hi = central_interval(draws[:, 3, 0], prob)  # one series: scalars, as np.quantile's
+    assert (lo, hi) == tuple(np.quantile(draws[:, 3, 0], qs))
+    assert np.ndim(lo) == 0
+
+
 @pytest.mark.parametrize("prob", [0.0, 1.0, 1.5])
 def test_central_interval_rejects_bad_prob(prob):
     with pytest.raises(ValueError, match="prob"):

@@ -163,6 +163,7 @@ def fit(
     progress: bool = True,
 ) -> None:
     """Fit the Bayesian MMM and write summary, tables and plots to OUT."""
+    from mmmlab.analysis.draws import report_draws
     from mmmlab.analysis.outputs import write_outputs
     from mmmlab.data import DatasetError
     from mmmlab.data.lift_tests import check_lift_tests, read_lift_tests
@@ -230,22 +231,23 @@ def fit(
         raise typer.Exit(2) from None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        summary = write_outputs(result, out)
+        draws = report_draws(result)  # the report's and the recovery's: evaluated once
+        summary = write_outputs(result, out, draws)
     _print_summary(summary)
     for w in caught:
         console.print(f"[yellow]warning:[/] {w.message}")
     if answer_key is not None:
-        _print_recovery(result, answer_key, out, summary)
+        _print_recovery(result, answer_key, out, summary, draws)
     console.print(f"\n[bold green]outputs[/] in {out.resolve()}")
     for name, path in summary["files"].items():
         console.print(f"  {name:22s} {path}")
 
 
-def _print_recovery(result, truth, out: Path, summary: dict) -> None:
+def _print_recovery(result, truth, out: Path, summary: dict, draws=None) -> None:
     from mmmlab.analysis.recovery import fit_recovery, recovery_summary, write_recovery
 
     try:
-        tables = fit_recovery(result, truth)
+        tables = fit_recovery(result, truth, draws)
     except ValueError as err:
         error(err)
         return

@@ -8,15 +8,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mmmlab.analysis.draws import media_totals, report_draws
+from mmmlab.analysis.draws import ReportDraws, report_draws
 from mmmlab.analysis.lift import lift_table, lift_warnings
 from mmmlab.analysis.plots import plot_contributions, plot_fit, plot_response_curves
-from mmmlab.analysis.response import response_curves
+from mmmlab.analysis.response import curves_table, response_curves
 from mmmlab.analysis.roas import contributions_table, roas_table
 from mmmlab.files import write_json
 from mmmlab.inference.fit import Fit
 from mmmlab.metrics import fit_metrics
-from mmmlab.metrics.roas import MARGIN, roas_from_totals, roas_summary
+from mmmlab.metrics.roas import roas_from_totals, roas_summary
 
 
 def summarize(
@@ -83,25 +83,28 @@ def _undefined_roas(roas: pd.DataFrame) -> list[str]:
     ]
 
 
-def write_outputs(fit: Fit, out: str | Path) -> dict[str, Any]:
+def write_outputs(fit: Fit, out: str | Path, draws: ReportDraws | None = None) -> dict[str, Any]:
     """Write summary.json, roas.csv, contributions.csv, response_curves.csv, three PNGs,
     lift_tests.csv for a calibrated fit, and the fit itself (fit/) into `out`. Returns the
-    summary with the written paths."""
+    summary with the written paths. `draws`: the training window's `report_draws`, when the
+    caller has them (the answer-key recovery reads them too)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     # Draws reduced geo block by geo block: never every draw of every channel in every geo at
     # once (S × T × G × C floats, 10 GB for 4 × 1000 draws of 50 geos and 30 channels).
-    draws = report_draws(fit)
+    draws = report_draws(fit) if draws is None else draws
     predictive = fit.predict(components=draws.components())
     spend = fit.train.spend
-    bumped = media_totals(fit, media_scale=1.0 + MARGIN)
     roas = roas_summary(
-        roas_from_totals(draws.contribution, bumped, spend), spend, fit.train.channels
+        roas_from_totals(draws.contribution, draws.bumped, spend), spend, fit.train.channels
     )
     lifts = lift_table(fit)
     summary = summarize(fit, roas, predicted=draws.mean.mean(axis=0), lifts=lifts)
     contributions = contributions_table(fit.train, draws.bands)
-    curves = response_curves(fit)
+    if len(draws.multipliers):
+        curves = curves_table(fit.train, draws.multipliers, draws.curves)
+    else:
+        curves = response_curves(fit)
     files = {
         "roas": out / "roas.csv",
         "contributions": out / "contributions.csv",

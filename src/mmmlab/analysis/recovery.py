@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mmmlab.analysis.roas import roas_draws
+from mmmlab.analysis.draws import ReportDraws, report_draws
 from mmmlab.metrics.recovery import (
     contribution_recovery_table,
     parameter_recovery,
     roas_recovery,
 )
+from mmmlab.metrics.roas import roas_from_totals
 from mmmlab.models.units import natural_params
 
 if TYPE_CHECKING:
@@ -34,12 +35,15 @@ def _window(fit: Fit, truth: Truth) -> np.ndarray:
     return rows
 
 
-def fit_recovery(fit: Fit, truth: Truth) -> dict[str, pd.DataFrame]:
+def fit_recovery(
+    fit: Fit, truth: Truth, draws: ReportDraws | None = None
+) -> dict[str, pd.DataFrame]:
     """How well `fit` recovers `truth`, over the fit's training window.
 
     Returns tables ``roas`` (per channel: error, 50%/90% coverage), ``params`` (every named
     parameter the model shares with the truth, in data units) and ``contributions`` (bias,
-    SRMSE, R² per geo × channel and summed over geos).
+    SRMSE, R² per geo × channel and summed over geos). `draws`: the training window's
+    `report_draws` when the caller has them (the report's), else evaluated here.
     """
     rows = _window(fit, truth)
     contributions = truth.contributions[rows]
@@ -49,9 +53,9 @@ def fit_recovery(fit: Fit, truth: Truth) -> dict[str, pd.DataFrame]:
         contributions.sum(axis=(0, 1)) / np.maximum(spend.sum(axis=(0, 1)), 1e-300),
         0.0,
     )
-    components = fit.components()
-    draws = roas_draws(fit, components=components)
-    roas = roas_recovery(np.nan_to_num(draws["roas"]), true_roas, fit.channels)
+    draws = report_draws(fit, multipliers=()) if draws is None else draws
+    ratio = roas_from_totals(draws.contribution, draws.bumped, spend)["roas"]
+    roas = roas_recovery(np.nan_to_num(ratio), true_roas, fit.channels)
     named, _ = natural_params(fit.flat_posterior(), fit.structure, fit.scaling)
     axes = {"channel": list(fit.channels), "geo": list(fit.train.geos)}
     labels = {
@@ -69,9 +73,8 @@ def fit_recovery(fit: Fit, truth: Truth) -> dict[str, pd.DataFrame]:
     truth_shared = {k: np.asarray(truth.params[k]) for k in shared}
     params = parameter_recovery(shared, truth_shared, {k: labels[k] for k in shared})
     params = params[np.isfinite(params["truth"].astype(float))].reset_index(drop=True)
-    contrib = contribution_recovery_table(
-        components.media.mean(axis=0), contributions, fit.channels, fit.train.geos
-    )
+    mean = np.stack([draws.bands[ch][0] for ch in fit.channels], axis=-1)  # (T, G, C)
+    contrib = contribution_recovery_table(mean, contributions, fit.channels, fit.train.geos)
     return {"roas": roas, "params": params, "contributions": contrib}
 
 

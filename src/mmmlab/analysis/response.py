@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from mmmlab.analysis.draws import media_totals
+from mmmlab.analysis.draws import MULTIPLIERS, scaled_totals
 from mmmlab.metrics.roas import draw_interval
 
 if TYPE_CHECKING:
@@ -20,18 +20,24 @@ def response_curves(
     dataset: Dataset | None = None,
     multipliers: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Contribution over the window when every period's spend is multiplied by m.
+    """Contribution over the window when every period's spend is multiplied by m (default
+    `MULTIPLIERS`): `curves_table` of `scaled_totals` (one adstock per draw for all m).
 
-    Returns a long table: channel, multiplier, spend (total at m), mean, lo, hi (90%).
     The model is additive across channels, so scaling all channels at once gives each
     channel's own curve.
     """
     dataset = fit.train if dataset is None else dataset
-    grid = np.linspace(0.0, 2.0, 21) if multipliers is None else np.asarray(multipliers)
+    grid = MULTIPLIERS if multipliers is None else np.asarray(multipliers)
+    return curves_table(dataset, grid, scaled_totals(fit, grid, dataset))
+
+
+def curves_table(dataset: Dataset, multipliers: np.ndarray, totals: np.ndarray) -> pd.DataFrame:
+    """A long table from each draw's contributions (S, M, C) at the M `multipliers`: channel,
+    multiplier, spend (total at m), mean, lo, hi (90%)."""
     spend = dataset.spend.sum(axis=(0, 1))
     rows = []
-    for m in grid:
-        total = media_totals(fit, dataset, media_scale=float(m))  # (S, C)
+    for i, m in enumerate(multipliers):
+        total = totals[:, i]
         lo, hi = draw_interval(total)
         for c, ch in enumerate(dataset.channels):
             rows.append(

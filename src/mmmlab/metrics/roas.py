@@ -13,13 +13,15 @@ MARGIN = 0.01  # mROAS: the return on the next 1% of spend
 INTERVAL = 0.9
 
 
-def draw_interval(draws: np.ndarray, prob: float = INTERVAL) -> tuple[np.ndarray, np.ndarray]:
-    """Central `prob` interval over axis 0 of `draws` (S, ...); NaN for a single draw (a
-    point fit has none)."""
-    if len(draws) < 2:
-        none = np.full(np.shape(draws)[1:], np.nan)
+def draw_interval(
+    draws: np.ndarray, prob: float = INTERVAL, axis: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Central `prob` interval over the draws (`axis`, S long) of `draws`; NaN for a single
+    draw (a point fit has none)."""
+    if np.shape(draws)[axis] < 2:
+        none = np.full(np.delete(np.shape(draws), axis), np.nan)
         return none, none
-    return central_interval(draws, prob)
+    return central_interval(draws, prob, axis)
 
 
 def roas_draws(media: np.ndarray, bumped: np.ndarray, spend: np.ndarray) -> dict[str, np.ndarray]:
