@@ -82,11 +82,6 @@ def test_the_compile_counter_sees_a_new_shape_compile(example_fit):
     assert events["traced"] > 0 and events["compiled"] > 0, events
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the report's block programs (analysis.draws) are not yet warmed up during sampling: "
-    "inference.fit._report_programs should run analysis.draws.report_draws(draft)",
-)
 def test_the_report_compiles_nothing_after_sampling(tmp_path):
     """The fit compiles the report's programs while its sampler compiles (a shape no other
     test fits, so nothing was compiled before this fit)."""

@@ -32,6 +32,7 @@ from mmmlab.inference.components import (
     geo_axes,
     geo_slice,
 )
+from mmmlab.inference.fit import WARMUPS
 from mmmlab.inference.programs import PROGRAMS
 from mmmlab.metrics.roas import MARGIN
 from mmmlab.models.mmm import Structure, decompose, geo_effects, mean_of, media_coefficient
@@ -265,3 +266,7 @@ def _group_params(draws: dict, s: Structure, transform: str, names: Sequence[str
 def _by_channel(parts: list[jax.Array], order: list[int]) -> jax.Array:
     """Groups' (C_group, ...) arrays stacked back into channel order."""
     return parts[0] if len(parts) == 1 else jnp.concatenate(parts)[np.argsort(order)]
+
+
+if report_draws not in WARMUPS:  # a fit compiles the report's programs while it samples
+    WARMUPS.append(report_draws)

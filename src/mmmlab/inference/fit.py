@@ -22,7 +22,6 @@ from mmmlab.inference.components import (
     evaluate_draws,
     evaluate_lifts,
     evaluate_media,
-    evaluate_totals,
 )
 from mmmlab.inference.diagnostics import Diagnostics, nuts_diagnostics
 from mmmlab.inference.nuts import constrain, run_nuts
@@ -225,6 +224,13 @@ def load_fit(directory: str | Path) -> Fit:
     return Fit(**read_fit(directory))
 
 
+# Programs to compile while the sampler compiles, beside constraining the draws: functions of
+# a draft `Fit` (one chunk of zero draws of the fit's shapes). Modules above inference add
+# theirs on import (`analysis.draws`: the report's), so a process that will write a report
+# compiles its programs in the sampler's shadow without inference importing analysis.
+WARMUPS: list[Callable[[Fit], None]] = []
+
+
 def _report_programs(
     model: Callable,
     s: Structure,
@@ -237,9 +243,8 @@ def _report_programs(
     tests: tuple[LiftExperiment, ...],
 ) -> Callable[[dict[str, Any]], None]:
     """What the fit runs while its sampler compiles: the programs that come after sampling
-    (constraining the draws; the components of the report's geo blocks, and the media totals
-    its mROAS and response curves read), traced and compiled for the fit's shapes by running them on
-    zero draws (one chunk of draws: a large panel evaluates no more than that). The real
+    (constraining the draws, and `WARMUPS`: the report's), traced and compiled for the fit's
+    shapes by running them on zero draws (one chunk of draws). The real
     calls then find them compiled; a new process pays neither their tracing nor their
     compile after sampling. A warm-up only: whatever it raises, the real calls raise."""
 
@@ -253,9 +258,8 @@ def _report_programs(
             chunk = {k: v[None, :size] for k, v in flat.items()}
             none: Any = None  # no diagnostics: the draft only evaluates
             draft = Fit(config, dataset, scaling, chunk, {}, none, "nuts", 0, lift_tests=tests)
-            draft.components()  # the report's geo blocks: one block unless the panel is large
-            bumped = draft._window(None, 1.0 + MARGIN)  # mROAS and response curves' totals
-            evaluate_totals(s, {k: v[0] for k, v in chunk.items()}, bumped, scaling.y_scale)
+            for warm in WARMUPS:
+                warm(draft)
         except Exception:  # noqa: BLE001, S110  (a warm-up: the real calls report errors)
             pass
 
