@@ -25,12 +25,13 @@ import numpy as np
 
 from mmmlab.analysis.roas import band
 from mmmlab.inference.components import (
-    BLOCK_ELEMENTS,
     PARTS,
     Components,
     chunk_size,
     geo_axes,
+    geo_sites,
     geo_slice,
+    geo_split,
 )
 from mmmlab.inference.fit import WARMUPS
 from mmmlab.inference.programs import PROGRAMS
@@ -136,14 +137,14 @@ def _evaluate(
     data = fit._window(dataset, 1.0)
     s, flat, y_scale, n = fit.structure, fit.flat_posterior(), fit.scaling.y_scale, fit.num_draws
     m = jnp.asarray(np.asarray(scales, dtype=float))
-    blocks = _geo_split(s.n_geos, n * dataset.n_time * dataset.n_channels, elements)
+    blocks = geo_split(s.n_geos, n * dataset.n_time * dataset.n_channels, elements)
     axes = geo_axes(s, data) if len(blocks) > 1 else {}
     pending = None
     for idx in blocks:
         sub = s._replace(n_geos=len(idx))
         key = ("report blocks", sub.key, media)
         fn, _ = PROGRAMS.get(key, lambda sub=sub: _program(sub, media))
-        sites = {k: np.take(v, idx, axis=axes[k]) if k in axes else v for k, v in flat.items()}
+        sites = geo_sites(flat, axes, idx) if axes else flat
         part = data if len(blocks) == 1 else geo_slice(data, idx)
         size = chunk_size(n, part)
         runs = []
@@ -175,14 +176,6 @@ def _joined(runs: list, n: int) -> dict:
         jax.tree.map(put, out, chunk)
         del chunk
     return out
-
-
-def _geo_split(n_geos: int, per_geo: int, elements: int | None) -> list[np.ndarray]:
-    """Geo indices of each block: about `elements` (default `BLOCK_ELEMENTS`) values of
-    `per_geo` each, at least 2 geos a block (one geo alone is a national model)."""
-    elements = BLOCK_ELEMENTS if elements is None else elements
-    count = 1 if n_geos == 1 else max(1, min(-(-n_geos * per_geo // elements), n_geos // 2))
-    return np.array_split(np.arange(n_geos), count)
 
 
 def _program(s: Structure, media: bool) -> Any:

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from numpyro.handlers import seed, trace
 
@@ -69,19 +68,6 @@ def evaluate_lifts(s: Structure, flat: dict, data: ModelData) -> np.ndarray:
     return _in_chunks(fn, flat, data)["lift"]
 
 
-def evaluate_totals(s: Structure, flat: dict, data: ModelData, weights: np.ndarray) -> np.ndarray:
-    """(S, C) each draw's media summed over the window's periods and geos, geo g weighted by
-    ``weights[g]`` (the target scale: totals in target units). Summed on the device chunk
-    by chunk: only (S, C) comes back, never the (S, T, G, C) media of `evaluate_media`."""
-
-    def one(params: dict, data: ModelData, weights: jax.Array) -> dict:
-        media = components(params, data, s)["media"]  # (T, G, C)
-        return {"total": jnp.einsum("tgc,g->c", media, weights)}
-
-    fn, _ = PROGRAMS.get(("totals", s.key), lambda: jax.jit(jax.vmap(one, in_axes=(0, None, None))))
-    return _in_chunks(fn, flat, data, jnp.asarray(weights, dtype=float))["total"]
-
-
 def geo_blocks(
     s: Structure, flat: dict, data: ModelData, elements: int | None = None
 ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
@@ -94,19 +80,31 @@ def geo_blocks(
     `elements` (default `BLOCK_ELEMENTS`) draws × T × G_block × C elements; national data
     is one block.
     """
-    elements = BLOCK_ELEMENTS if elements is None else elements
-    n_geos = s.n_geos
     n_draws = len(next(iter(flat.values())))
     n_channels, n_time = data.media_lags.shape[:2]
-    per_geo = max(n_draws * n_time * n_channels, 1)
-    count = 1 if n_geos == 1 else max(1, min(-(-n_geos * per_geo // elements), n_geos // 2))
-    if count == 1:
-        yield np.arange(n_geos), evaluate_draws(s, flat, data)
+    blocks = geo_split(s.n_geos, n_draws * n_time * n_channels, elements)
+    if len(blocks) == 1:
+        yield blocks[0], evaluate_draws(s, flat, data)
         return
     axes = geo_axes(s, data)
-    for idx in np.array_split(np.arange(n_geos), count):
-        sites = {k: np.take(v, idx, axis=axes[k]) if k in axes else v for k, v in flat.items()}
-        yield idx, evaluate_draws(s._replace(n_geos=len(idx)), sites, geo_slice(data, idx))
+    for idx in blocks:
+        sub = s._replace(n_geos=len(idx))
+        yield idx, evaluate_draws(sub, geo_sites(flat, axes, idx), geo_slice(data, idx))
+
+
+def geo_split(n_geos: int, per_geo: int, elements: int | None = None) -> list[np.ndarray]:
+    """Geo indices of each block: about `elements` (default `BLOCK_ELEMENTS`) values of
+    `per_geo` each, at least 2 geos a block (one geo alone is a national model)."""
+    elements = BLOCK_ELEMENTS if elements is None else elements
+    per_geo = max(per_geo, 1)
+    count = 1 if n_geos == 1 else max(1, min(-(-n_geos * per_geo // elements), n_geos // 2))
+    return np.array_split(np.arange(n_geos), count)
+
+
+def geo_sites(flat: dict, axes: dict[str, int], idx: np.ndarray) -> dict:
+    """The draws `flat` (site -> (S, ...)) of the geos `idx`, on each site's geo axis
+    (`geo_axes`); sites without one unchanged."""
+    return {k: np.take(v, idx, axis=axes[k]) if k in axes else v for k, v in flat.items()}
 
 
 def geo_slice(data: ModelData, idx: np.ndarray) -> ModelData:
