@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test chromium test-slow test-peers test-peers-pymc test-peers-meridian param-recovery lint format bench bench-recovery clean
+.PHONY: demo test chromium test-slow test-peers test-peers-pymc test-peers-meridian param-recovery lint format bench bench-recovery gpu-wheels clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or run: make PYTHON=python3 ...)"; exit 1; }
@@ -35,11 +35,13 @@ chromium:
 		exit 1; \
 	fi
 
+# --max-worker-restart=0: a worker that crashes fails the run at once, naming its test (with
+# --dist loadgroup, pytest-xdist 3.8 waits forever for a replaced worker's group).
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --max-worker-restart=0
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -m slow
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --max-worker-restart=0 -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
@@ -80,6 +82,15 @@ bench: $(STAMP)
 
 bench-recovery: $(STAMP)
 	$(BIN)/python benchmarks/synth_recovery.py
+
+# The wheels benchmarks/gpu.py needs on a lent GPU machine beyond its image (which has JAX with
+# CUDA, NumPyro, pandas, matplotlib, ...; not pydantic): into .whl/, carried there (docs/gpu.md).
+GPU_WHEELS := pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5
+gpu-wheels:
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+		--implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+		--platform manylinux2014_x86_64 -d .whl $(GPU_WHEELS)
+	@ls .whl
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
