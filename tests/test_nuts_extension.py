@@ -49,3 +49,20 @@ def test_short_runs_and_sbc_refits_never_extend():
     assert extension(SamplerSettings(num_samples=1000)) == 1000
     assert extension(SBC_SETTINGS.model_copy(update={"num_samples": 2000})) == 0
     assert CHUNK == 100
+
+
+def test_the_extension_decides_on_the_quantities_it_is_given():
+    """`converged_on` replaces the raw draws in the verdict: a Normal's draws converge at
+    once, but a quantity that differs by chain never does, so that run samples to its cap."""
+    import numpy as np
+
+    def apart(z):
+        chains = z["x"].shape[0]
+        return {"x0": z["x"][..., 0] + 100.0 * np.arange(chains)[:, None]}
+
+    settings = SamplerSettings(num_warmup=200, num_samples=1000, extra_samples=300)
+    split = run_nuts(
+        jax.random.PRNGKey(0), "normal", normal, (jnp.asarray(1.0),), settings, converged_on=apart
+    )
+    assert split.z["x"].shape == (2, 1300, 3)
+    assert converged_draws(split.z)  # the draws themselves had converged

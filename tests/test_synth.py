@@ -177,3 +177,34 @@ def test_cli_synth_writes_data_that_reads_back(tmp_path):
     np.testing.assert_allclose(Truth.load(out / "truth.json").roas, truth.roas)
     bad = runner.invoke(app, ["synth", "nope"])
     assert bad.exit_code == 2 and "small_business" in bad.output
+
+
+def test_the_stored_example_is_the_simulation():
+    """`example_dataset()` reads example.npz; a fresh simulation gives the same data and
+    answer key (to float rounding: op-by-op XLA may differ in the last bits across CPUs)."""
+    from dataclasses import fields
+
+    from mmmlab.synth.example import STORED, example_dataset, simulate_example
+
+    assert STORED.exists()
+    stored, stored_truth = example_dataset()
+    dataset, truth = simulate_example()
+    assert stored.dates.equals(dataset.dates)
+    for f in fields(dataset):
+        a, b = getattr(stored, f.name), getattr(dataset, f.name)
+        if isinstance(b, np.ndarray):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, err_msg=f.name)
+        elif f.name != "dates":
+            assert a == b, f.name
+    for f in fields(truth):
+        a, b = getattr(stored_truth, f.name), getattr(truth, f.name)
+        if isinstance(b, dict) and f.name != "dims":
+            assert a.keys() == b.keys(), f.name
+            for key in b:
+                np.testing.assert_allclose(a[key], b[key], rtol=1e-12, err_msg=f"{f.name} {key}")
+        elif isinstance(b, np.ndarray):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-9, err_msg=f.name)
+        else:
+            assert a == b, f.name
+    # one extra period or geo is simulated, not read
+    assert example_dataset(n_weeks=157)[0].n_time == 157

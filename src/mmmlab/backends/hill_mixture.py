@@ -2,8 +2,9 @@
 
 Held-out windows are predicted with the adstock carried over from every earlier period and
 the training window's time standardisation. Convergence is judged on label-invariant
-quantities (log-likelihood, the mean response curve, sigma, alpha, baseline); the plain
-R-hat over every raw site is reported beside it as `max_rhat_plain`.
+quantities (log-likelihood, the mean response curve, sigma, alpha, baseline), and so is
+whether an unconverged run samples on (`extra_samples`); the plain R-hat over every raw site
+is reported beside it as `max_rhat_plain`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from scipy import special, stats
 from mmmlab.backends.base import Capabilities, Incompatible
 from mmmlab.data import Dataset
 from mmmlab.inference.diagnostics import Diagnostics, convergence, nuts_diagnostics
-from mmmlab.inference.nuts import constrain, run_nuts
+from mmmlab.inference.nuts import constrain, constrain_in_pieces, run_nuts
 from mmmlab.inference.settings import SamplerSettings
 from mmmlab.models.hill_mixture import (
     KINDS,
@@ -202,15 +203,27 @@ class HillMixtureBackend:
         model = _model(kind)
         key = f"hill_mixture|{kind}"
         args = (data, jax.numpy.asarray(y))
-        run = run_nuts(jax.random.PRNGKey(seed), key, model, args, settings)
-        raw = {k: np.asarray(v) for k, v in constrain(key, model, args, run.z).items()}
-        flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in raw.items()}
-        derived = {k: np.asarray(v) for k, v in derive(flat, kind).items()}
-        s = adstocked_draws(x, start, flat["adstock_alpha"])
-        derived["intercept"] = flat["level"] - np.asarray(mean_media(flat | derived, s))
-        fitted = HillMixtureFit(
-            kind, flat | derived, t_mean, t_sd, _placeholder(), settings.num_chains, ()
+
+        def fitted_from(z: dict[str, np.ndarray]) -> tuple[HillMixtureFit, dict]:
+            """The fit of unconstrained draws (chain, draw, ...), and its raw sites."""
+            raw = constrain_in_pieces(key, model, args, z, settings.num_samples)
+            flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in raw.items()}
+            derived = {k: np.asarray(v) for k, v in derive(flat, kind).items()}
+            s = adstocked_draws(x, start, flat["adstock_alpha"])
+            derived["intercept"] = flat["level"] - np.asarray(mean_media(flat | derived, s))
+            fitted = HillMixtureFit(
+                kind, flat | derived, t_mean, t_sd, _placeholder(), settings.num_chains, ()
+            )
+            return fitted, raw
+
+        def invariant_of(z: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            chains, draws = np.shape(next(iter(z.values())))[:2]
+            return _shaped(invariant(fitted_from(z)[0], train)[0], chains, draws)
+
+        run = run_nuts(
+            jax.random.PRNGKey(seed), key, model, args, settings, converged_on=invariant_of
         )
+        fitted, raw = fitted_from(run.z)
         optima = None
         if run.starts is not None:  # each optimised start's component parameters (M, K)
             unravel = ravel_pytree({k: v[0, 0] for k, v in run.z.items()})[1]
@@ -241,6 +254,29 @@ def _placeholder() -> Diagnostics:
     return Diagnostics(nan, nan, nan, 0, nan, 0.0, 0.0, nan, 0, 0, "nuts")
 
 
+def invariant(
+    fitted: HillMixtureFit, train: Dataset
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The label-invariant quantities of every draw (name -> (S, ...)): the training
+    log-likelihood, the mean response curve at the `CURVE_QUANTILES` of the mean adstocked
+    training spend, sigma, alpha, intercept, level and slope; with the spend levels (5,) and
+    the curve (S, 5)."""
+    d = fitted.draws
+    s_train, _ = fitted._window(train)
+    levels = np.quantile(s_train.mean(axis=0), CURVE_QUANTILES)
+    response = response_curve(d, levels)
+    quantities = {
+        "log_likelihood": fitted.log_likelihood(train)[..., 0].sum(axis=1),
+        "response_curve": response,
+        **{k: d[k] for k in ("sigma", "adstock_alpha", "intercept", "level", "slope")},
+    }
+    return quantities, levels, response
+
+
+def _shaped(flat: dict[str, np.ndarray], chains: int, draws: int) -> dict[str, np.ndarray]:
+    return {k: v.reshape((chains, draws) + v.shape[1:]) for k, v in flat.items()}
+
+
 def _with_diagnostics(
     fitted: HillMixtureFit,
     raw: dict,
@@ -253,16 +289,8 @@ def _with_diagnostics(
     chains, draws = np.shape(run.stats.diverging)
     plain_rhat = convergence(raw).max_rhat
     d = fitted.draws
-    s_train, _ = fitted._window(train)
-    levels = np.quantile(s_train.mean(axis=0), CURVE_QUANTILES)
-    response = response_curve(d, levels)
-    invariant = {
-        "log_likelihood": fitted.log_likelihood(train)[..., 0].sum(axis=1),
-        "response_curve": response,
-        **{k: d[k] for k in ("sigma", "adstock_alpha", "intercept", "level", "slope")},
-    }
-    shaped = {k: v.reshape((chains, draws) + v.shape[1:]) for k, v in invariant.items()}
-    diagnostics = nuts_diagnostics(shaped, run, chains, draws)
+    quantities, levels, response = invariant(fitted, train)
+    diagnostics = nuts_diagnostics(_shaped(quantities, chains, draws), run, chains, draws)
     rhat = diagnostics.max_rhat
     extra = (
         ("effective_k", "", effective_k(d["weights"])),

@@ -24,7 +24,7 @@ from mmmlab.inference.components import (
     evaluate_media,
 )
 from mmmlab.inference.diagnostics import Diagnostics, nuts_diagnostics
-from mmmlab.inference.nuts import constrain, run_nuts
+from mmmlab.inference.nuts import constrain, constrain_in_pieces, run_nuts
 from mmmlab.inference.progress import ProgressBar
 from mmmlab.inference.serialize import read_fit, save_fit
 from mmmlab.inference.settings import SamplerSettings, check_seed, sampler_settings
@@ -266,27 +266,6 @@ def _report_programs(
     return run
 
 
-def _constrain_in_pieces(
-    key: str, model: Callable, args: tuple, z: dict[str, np.ndarray], piece: int
-) -> dict[str, np.ndarray]:
-    """`constrain` of draws (chain, draw, ...) `piece` draws at a time, the last one padded:
-    the program compiled for `num_samples` draws (and warmed up by `_report_programs`)
-    serves a run that added draws, instead of a new compile for its length."""
-    total = next(iter(z.values())).shape[1]
-    parts = []
-    for start in range(0, total, piece):
-        chunk = {k: v[:, start : start + piece] for k, v in z.items()}
-        short = piece - next(iter(chunk.values())).shape[1]
-        if short:
-            chunk = {
-                k: np.pad(v, [(0, 0), (0, short)] + [(0, 0)] * (v.ndim - 2))
-                for k, v in chunk.items()
-            }
-        out = constrain(key, model, args, chunk)
-        parts.append({k: np.asarray(v)[:, : piece - short] for k, v in out.items()})
-    return {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
-
-
 def check_rows(train: Dataset, config: ModelConfig) -> None:
     """Refuse data too short for the model it would fit."""
     n_coef = train.n_channels * 2 + train.n_controls + 2 * config.yearly_seasonality + 3
@@ -351,7 +330,7 @@ def fit(
         with ProgressBar(progress, "NUTS") as callback:
             report = _report_programs(model, s, scaling, data, y, dataset, config, settings, tests)
             run = run_nuts(rng_key, s.key, model, (data, y), settings, callback, report)
-        posterior = _constrain_in_pieces(s.key, model, (data, y), run.z, settings.num_samples)
+        posterior = constrain_in_pieces(s.key, model, (data, y), run.z, settings.num_samples)
         stats = {k: np.asarray(v) for k, v in run.stats._asdict().items()}
         num_draws = run.stats.num_steps.shape[1]  # num_samples, or more (`extra_samples`)
         diagnostics = nuts_diagnostics(posterior, run, settings.num_chains, num_draws)

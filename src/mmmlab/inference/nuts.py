@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -160,12 +160,13 @@ def compile_nuts(
     args: tuple,
     while_compiling: Callable[[dict[str, Any]], None] | None = None,
     key: Any = None,
-) -> tuple[NutsPrograms, float]:
+) -> tuple[NutsPrograms, Future | None]:
     """Compile the programs for `model(*args)` and chain keys `keys` (C, 2), ahead of time
-    (so compile time is measured apart from sampling). `while_compiling(sites)` runs in
-    this thread while XLA compiles in two others; `sites` holds the shape and dtype of one
-    unconstrained draw of each site. Returns the programs and the seconds
-    `while_compiling` ran on after the compilation had finished (not compile time).
+    (so compile time is measured apart from sampling). `while_compiling(sites)` starts in a
+    third thread while XLA compiles in two others; `sites` holds the shape and dtype of one
+    unconstrained draw of each site. Returns the programs and the future of
+    `while_compiling`, which may still be running (where the programs came from the disk
+    cache, it runs on while the chains sample).
 
     With `key` (what decides the programs besides the shapes of `keys` and `args`: the model
     structure and the settings), one chain's programs are kept on disk (`inference.exported`;
@@ -199,20 +200,16 @@ def compile_nuts(
     # XLA compiles outside the GIL; two programs side by side keep both cores busy
     # (measured: 6.5 s -> 5.3 s wall for the national model on 2 cores), and the longer
     # one's tail leaves a core to `while_compiling`.
-    overrun = 0.0
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = [pool.submit(lowered.compile) for lowered in (init, advance)]
-        if while_compiling is not None:
-            finished: list[float] = []
-            for future in futures:
-                future.add_done_callback(lambda _: finished.append(time.perf_counter()))
-            while_compiling(sites)
-            if len(finished) == len(futures):
-                overrun = max(0.0, time.perf_counter() - max(finished))
+    pool = ThreadPoolExecutor(max_workers=3)
+    futures = [pool.submit(lowered.compile) for lowered in (init, advance)]
+    shadow = None if while_compiling is None else pool.submit(while_compiling, sites)
+    try:
         init, advance = (future.result() for future in futures)
+    finally:
+        pool.shutdown(wait=False)
     if wrap is not None:
         init, advance = wrap(init, advance)
-    return NutsPrograms(start if multi else None, init, advance, method), overrun
+    return NutsPrograms(start if multi else None, init, advance, method), shadow
 
 
 def _stored_programs(
@@ -309,24 +306,29 @@ def run_nuts(
     settings: SamplerSettings,
     progress: Callable[[int, int], None] | None = None,
     while_compiling: Callable[[dict[str, Any]], None] | None = None,
+    converged_on: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
 ) -> NutsRun:
     """Run NUTS chains for `model(*model_args)`.
 
     rng_key : the JAX key; chains get independent splits of it. key : names the model
     structure (the compile cache key together with the shapes and settings). model : a
     NumPyro model taking `model_args` (arrays only, pytrees allowed). progress : optional
-    ``progress(done, total)`` called between chunks. while_compiling : optional work for
-    this thread while the sampler compiles (only when it compiles; not counted as compile
-    time where it outlasts the compilation).
+    ``progress(done, total)`` called between chunks. while_compiling : optional work in
+    a thread of its own while the sampler compiles (only when it compiles; where it outlasts
+    the compilation it runs on beside the sampling, and the run waits for it before
+    returning). converged_on : the quantities whose convergence decides whether an unconverged run
+    samples on (`extension`): a function of the kept unconstrained draws (site -> (chain,
+    draw, ...)) returning quantities (name -> (chain, draw, ...)); default the draws
+    themselves. A model with labelled components passes label-invariant ones.
     """
     keys = random.split(rng_key, settings.num_chains)
     total = settings.num_warmup + settings.num_samples
     t0 = time.perf_counter()
-    overrun = 0.0
+    shadow: Future | None = None
 
     def build() -> NutsPrograms:
-        nonlocal overrun
-        programs, overrun = compile_nuts(
+        nonlocal shadow
+        programs, shadow = compile_nuts(
             model,
             settings,
             keys,
@@ -337,7 +339,7 @@ def run_nuts(
         return programs
 
     programs, fresh = PROGRAMS.get(("nuts", key, shape_key(model_args), settings), build)
-    compile_s = time.perf_counter() - t0 - overrun if fresh else 0.0
+    compile_s = time.perf_counter() - t0 if fresh else 0.0
 
     t1 = time.perf_counter()
     state, optima = init_chains(programs, keys, model_args)
@@ -350,7 +352,9 @@ def run_nuts(
         if progress is not None:
             progress(done, total)
     added = 0  # draws per chain sampled past `num_samples` until the chains converge
-    while added < extension(settings) and not converged(chunks, settings.num_warmup, total + added):
+    while added < extension(settings) and not converged(
+        chunks, settings.num_warmup, total + added, converged_on
+    ):
         state, draws = advance_chains(programs, state, model_args)
         chunks.append(draws)
         added += CHUNK
@@ -358,6 +362,8 @@ def run_nuts(
             progress(total + added, total + added)
     jax.block_until_ready(state)
     sample_s = time.perf_counter() - t1
+    if shadow is not None:
+        shadow.result()  # the report's programs are compiled before the report runs
 
     every = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=1), *chunks)
     keep = slice(settings.num_warmup, total + added)
@@ -378,13 +384,18 @@ def extension(settings: SamplerSettings) -> int:
     return settings.extra_samples if settings.num_samples >= EXTEND_FROM else 0
 
 
-def converged(chunks: list[Draws], num_warmup: int, end: int) -> bool:
-    """Whether the kept draws so far (iterations `num_warmup` to `end` of `chunks`) meet
-    `diagnostics.converged_draws`."""
+def converged(
+    chunks: list[Draws],
+    num_warmup: int,
+    end: int,
+    quantities: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
+) -> bool:
+    """Whether the kept draws so far (iterations `num_warmup` to `end` of `chunks`), or the
+    `quantities` of them, meet `diagnostics.converged_draws`."""
     z = {
         k: np.concatenate([c.z[k] for c in chunks], axis=1)[:, num_warmup:end] for k in chunks[0].z
     }
-    return converged_draws(z)
+    return converged_draws(z if quantities is None else quantities(z))
 
 
 def constrain(key: str, model: Callable, model_args: tuple, z: dict) -> dict[str, np.ndarray]:
@@ -414,3 +425,24 @@ def constrain(key: str, model: Callable, model_args: tuple, z: dict) -> dict[str
         return jax.device_get(program(z, *leaves))
     program, _ = PROGRAMS.get(("constrain", key), lambda: jax.jit(each))
     return jax.device_get(program(z, model_args))
+
+
+def constrain_in_pieces(
+    key: str, model: Callable, args: tuple, z: dict[str, np.ndarray], piece: int
+) -> dict[str, np.ndarray]:
+    """`constrain` of draws (chain, draw, ...) `piece` draws at a time, the last one padded:
+    the program compiled for `num_samples` draws (warmed up by `inference.fit` while the
+    sampler compiles) serves a run that added draws, instead of a new compile per length."""
+    total = next(iter(z.values())).shape[1]
+    parts = []
+    for start in range(0, total, piece):
+        chunk = {k: v[:, start : start + piece] for k, v in z.items()}
+        short = piece - next(iter(chunk.values())).shape[1]
+        if short:
+            chunk = {
+                k: np.pad(v, [(0, 0), (0, short)] + [(0, 0)] * (v.ndim - 2))
+                for k, v in chunk.items()
+            }
+        out = constrain(key, model, args, chunk)
+        parts.append({k: np.asarray(v)[:, : piece - short] for k, v in out.items()})
+    return {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
