@@ -20,8 +20,9 @@ from scipy import special, stats
 
 from mmmlab.backends.base import Capabilities, Incompatible
 from mmmlab.data import Dataset
+from mmmlab.inference.constrain import constrain, constrain_in_pieces
 from mmmlab.inference.diagnostics import Diagnostics, convergence, nuts_diagnostics
-from mmmlab.inference.nuts import constrain, constrain_in_pieces, run_nuts
+from mmmlab.inference.nuts import run_nuts
 from mmmlab.inference.settings import SamplerSettings
 from mmmlab.models.hill_mixture import (
     KINDS,

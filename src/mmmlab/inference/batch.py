@@ -35,9 +35,10 @@ from jax import random
 
 from mmmlab.data import Dataset
 from mmmlab.data.lift_tests import as_lift_tests
+from mmmlab.inference.constrain import constrain
 from mmmlab.inference.diagnostics import nuts_diagnostics
 from mmmlab.inference.fit import Fit, check_rows
-from mmmlab.inference.nuts import CHUNK, NutsRun, SampleStats, constrain, nuts_kernels
+from mmmlab.inference.nuts import CHUNK, NutsRun, SampleStats, nuts_kernels
 from mmmlab.inference.programs import PROGRAMS, shape_key
 from mmmlab.inference.settings import SamplerSettings, check_seed, sampler_settings
 from mmmlab.inference.starts import Optima, Start

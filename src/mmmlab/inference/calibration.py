@@ -27,9 +27,10 @@ from numpyro.handlers import seed, trace
 from mmmlab.data import Dataset
 from mmmlab.data.lift_tests import as_lift_tests
 from mmmlab.files import write_json
+from mmmlab.inference.constrain import constrain
 from mmmlab.inference.diagnostics import convergence
 from mmmlab.inference.fit import check_rows
-from mmmlab.inference.nuts import constrain, run_nuts
+from mmmlab.inference.nuts import run_nuts
 from mmmlab.inference.programs import PROGRAMS
 from mmmlab.inference.progress import ProgressBar
 from mmmlab.inference.settings import SBC_SETTINGS, SamplerSettings, sampler_settings

@@ -23,8 +23,9 @@ from mmmlab.inference.components import (
     evaluate_lifts,
     evaluate_media,
 )
+from mmmlab.inference.constrain import constrain, constrain_in_pieces
 from mmmlab.inference.diagnostics import Diagnostics, nuts_diagnostics
-from mmmlab.inference.nuts import constrain, constrain_in_pieces, run_nuts
+from mmmlab.inference.nuts import run_nuts
 from mmmlab.inference.progress import ProgressBar
 from mmmlab.inference.serialize import read_fit, save_fit
 from mmmlab.inference.settings import SamplerSettings, check_seed, sampler_settings
