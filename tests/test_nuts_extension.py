@@ -1,15 +1,17 @@
-"""A run of 1000 or more draws that has not converged keeps sampling (`extra_samples`), with
-mmmlab's real NUTS programs: a funnel never converges, a Normal does at once."""
+"""A run of 1000 or more draws that has not converged keeps sampling (`extra_samples`) while
+its ESS could reach the target, with mmmlab's real NUTS programs: a Normal converges at once,
+a smoothed Normal a little later, a funnel is far from it and stops."""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
 import mmmlab  # noqa: F401  (JAX settings)
-from mmmlab.inference.diagnostics import converged_draws
+from mmmlab.inference.diagnostics import converged_draws, worth_extending
 from mmmlab.inference.nuts import CHUNK, extension, run_nuts
 from mmmlab.inference.settings import SBC_SETTINGS, SamplerSettings
 
@@ -23,20 +25,40 @@ def funnel(scale):
     numpyro.sample("x", dist.Normal(0.0, jnp.exp(v / 2)).expand([4]))
 
 
-def run(model, **options):
+def run(model, converged_on=None, **options):
     settings = SamplerSettings(num_warmup=200, num_samples=1000, **options)
-    return run_nuts(jax.random.PRNGKey(0), model.__name__, model, (jnp.asarray(1.0),), settings)
+    args = (jnp.asarray(1.0),)
+    return run_nuts(
+        jax.random.PRNGKey(0), model.__name__, model, args, settings, converged_on=converged_on
+    )
 
 
-def test_an_unconverged_run_adds_draws_up_to_its_cap():
-    stuck = run(funnel, extra_samples=300)
-    assert stuck.stats.num_steps.shape == (2, 1300), stuck.stats.num_steps.shape
-    assert stuck.z["v"].shape == (2, 1300)
-    assert not converged_draws(stuck.z)  # it stopped at the cap, not because it converged
-    exact = run(funnel, extra_samples=0)
-    assert exact.z["v"].shape == (2, 1000)
+def smoothed(z):
+    """x[0] averaged over 5 consecutive draws: bulk ESS about a fifth of the draws', a little
+    short of the target after 2 x 1000 draws of a Normal."""
+    x = np.asarray(z["x"][..., 0])
+    return {"x0": np.stack([np.convolve(c, np.ones(5) / 5, mode="valid") for c in x])}
+
+
+def test_a_run_a_little_short_samples_on_until_it_converges():
+    short = run(normal, extra_samples=1000, converged_on=smoothed)
+    draws = short.z["x"].shape[1]
+    assert 1000 < draws < 2000, draws  # it added draws, and stopped once converged
+    assert converged_draws(smoothed(short.z))
+    assert not converged_draws(smoothed({"x": short.z["x"][:, : draws - 100]}))
+    exact = run(normal, extra_samples=0)
     # The added draws continue the same chains: the first 1000 are the run without them.
-    assert jnp.array_equal(exact.z["v"], stuck.z["v"][:, :1000])
+    assert jnp.array_equal(exact.z["x"], short.z["x"][:, :1000])
+
+
+def test_a_run_far_from_converging_stops_at_num_samples():
+    """A funnel's ESS after 1000 draws (~90) would not reach 400 within 1000 more: more of
+    the same draws would not do, so the run ends unconverged, at once."""
+    stuck = run(funnel, extra_samples=1000)
+    assert stuck.z["v"].shape == (2, 1000)
+    assert not converged_draws(stuck.z)
+    assert not worth_extending(stuck.z, room=1000)
+    assert worth_extending(stuck.z, room=100_000)  # ~90 ESS x 101 would
 
 
 def test_a_converged_run_samples_exactly_num_samples():
@@ -49,20 +71,3 @@ def test_short_runs_and_sbc_refits_never_extend():
     assert extension(SamplerSettings(num_samples=1000)) == 1000
     assert extension(SBC_SETTINGS.model_copy(update={"num_samples": 2000})) == 0
     assert CHUNK == 100
-
-
-def test_the_extension_decides_on_the_quantities_it_is_given():
-    """`converged_on` replaces the raw draws in the verdict: a Normal's draws converge at
-    once, but a quantity that differs by chain never does, so that run samples to its cap."""
-    import numpy as np
-
-    def apart(z):
-        chains = z["x"].shape[0]
-        return {"x0": z["x"][..., 0] + 100.0 * np.arange(chains)[:, None]}
-
-    settings = SamplerSettings(num_warmup=200, num_samples=1000, extra_samples=300)
-    split = run_nuts(
-        jax.random.PRNGKey(0), "normal", normal, (jnp.asarray(1.0),), settings, converged_on=apart
-    )
-    assert split.z["x"].shape == (2, 1300, 3)
-    assert converged_draws(split.z)  # the draws themselves had converged

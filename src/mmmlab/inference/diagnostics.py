@@ -124,6 +124,18 @@ def converged_draws(draws: dict[str, np.ndarray]) -> bool:
     return conv.max_rhat <= RHAT_WARN and conv.min_ess_bulk >= ESS_TARGET
 
 
+def worth_extending(draws: dict[str, np.ndarray], room: int) -> bool:
+    """Whether a run's `draws` (site -> (chain, draw, ...)) have not converged
+    (`converged_draws`) and could within `room` more draws per chain: their min bulk ESS,
+    grown in proportion to the draws, would reach `ESS_TARGET`. A run far short of it (chains
+    stuck in a funnel or in different modes) stops: more of the same draws would not do."""
+    conv = convergence(draws)
+    if conv.max_rhat <= RHAT_WARN and conv.min_ess_bulk >= ESS_TARGET:
+        return False
+    kept = next(iter(draws.values())).shape[1]
+    return bool(conv.min_ess_bulk * (kept + room) / kept >= ESS_TARGET)
+
+
 def bfmi(energy: np.ndarray) -> float:
     """Smallest E-BFMI over chains; energy (chain, draw)."""
     energy = np.asarray(energy)

@@ -23,7 +23,7 @@ from numpyro.infer.hmc import hmc
 from numpyro.infer.util import potential_energy
 
 from mmmlab.inference import chains, exported
-from mmmlab.inference.diagnostics import converged_draws
+from mmmlab.inference.diagnostics import worth_extending
 from mmmlab.inference.programs import PROGRAMS, shape_key
 from mmmlab.inference.settings import SamplerSettings
 from mmmlab.inference.starts import (
@@ -316,10 +316,11 @@ def run_nuts(
     ``progress(done, total)`` called between chunks. while_compiling : optional work in
     a thread of its own while the sampler compiles (only when it compiles; where it outlasts
     the compilation it runs on beside the sampling, and the run waits for it before
-    returning). converged_on : the quantities whose convergence decides whether an unconverged run
-    samples on (`extension`): a function of the kept unconstrained draws (site -> (chain,
-    draw, ...)) returning quantities (name -> (chain, draw, ...)); default the draws
-    themselves. A model with labelled components passes label-invariant ones.
+    returning). converged_on : the quantities whose convergence decides whether an
+    unconverged run samples on (`extension`, `diagnostics.worth_extending`): a function of
+    the kept unconstrained draws (site -> (chain, draw, ...)) returning quantities (name ->
+    (chain, draw, ...)); default the draws themselves. A model with labelled components
+    passes label-invariant ones.
     """
     keys = random.split(rng_key, settings.num_chains)
     total = settings.num_warmup + settings.num_samples
@@ -352,8 +353,9 @@ def run_nuts(
         if progress is not None:
             progress(done, total)
     added = 0  # draws per chain sampled past `num_samples` until the chains converge
-    while added < extension(settings) and not converged(
-        chunks, settings.num_warmup, total + added, converged_on
+    cap = extension(settings)
+    while added < cap and extend(
+        chunks, settings.num_warmup, total + added, cap - added, converged_on
     ):
         state, draws = advance_chains(programs, state, model_args)
         chunks.append(draws)
@@ -378,21 +380,24 @@ def run_nuts(
 
 
 def extension(settings: SamplerSettings) -> int:
-    """Draws per chain a run may add past `num_samples` while it has not converged: up to
+    """Draws per chain a run may add past `num_samples` while it has not converged (and its
+    ESS could reach the target within them: `diagnostics.worth_extending`): up to
     `extra_samples` for runs of `EXTEND_FROM` draws or more (a shorter run is a quick look,
     whose ESS cannot reach the target), else none."""
     return settings.extra_samples if settings.num_samples >= EXTEND_FROM else 0
 
 
-def converged(
+def extend(
     chunks: list[Draws],
     num_warmup: int,
     end: int,
+    room: int,
     quantities: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
 ) -> bool:
-    """Whether the kept draws so far (iterations `num_warmup` to `end` of `chunks`), or the
-    `quantities` of them, meet `diagnostics.converged_draws`."""
+    """Whether to sample on: `diagnostics.worth_extending` of the kept draws so far
+    (iterations `num_warmup` to `end` of `chunks`), or of their `quantities`, with `room`
+    draws per chain left."""
     z = {
         k: np.concatenate([c.z[k] for c in chunks], axis=1)[:, num_warmup:end] for k in chunks[0].z
     }
-    return converged_draws(z if quantities is None else quantities(z))
+    return worth_extending(z if quantities is None else quantities(z), room)
