@@ -12,7 +12,7 @@ import numpyro.distributions as dist
 
 import mmmlab  # noqa: F401  (JAX settings)
 from mmmlab.inference.diagnostics import converged_draws, worth_extending
-from mmmlab.inference.nuts import CHUNK, extension, run_nuts
+from mmmlab.inference.nuts import CHUNK, PROBE, extension, run_nuts
 from mmmlab.inference.settings import SBC_SETTINGS, SamplerSettings
 
 
@@ -51,14 +51,21 @@ def test_a_run_a_little_short_samples_on_until_it_converges():
     assert jnp.array_equal(exact.z["x"], short.z["x"][:, :1000])
 
 
-def test_a_run_far_from_converging_stops_at_num_samples():
-    """A funnel's ESS after 1000 draws (~90) would not reach 400 within 1000 more: more of
-    the same draws would not do, so the run ends unconverged, at once."""
+def test_a_run_far_from_converging_stops_after_its_probe():
+    """A funnel's ESS after 1000 draws (~90) grows too slowly over the `PROBE` draws it adds
+    to reach 400 within the rest of its 1000: the run ends there, unconverged."""
     stuck = run(funnel, extra_samples=1000)
-    assert stuck.z["v"].shape == (2, 1000)
+    assert stuck.z["v"].shape == (2, 1000 + PROBE)
     assert not converged_draws(stuck.z)
-    assert not worth_extending(stuck.z, room=1000)
-    assert worth_extending(stuck.z, room=100_000)  # ~90 ESS x 101 would
+
+
+def test_the_pace_is_measured_or_proportional():
+    since = (1000, 100.0)
+    assert not worth_extending(100.0, 1000, 1000, since)  # 200 at the cap: short of 400
+    assert worth_extending(100.0, 1000, 3000, since)  # 400 at the cap
+    # 100 -> 200 over 200 draws: a measured pace of 0.5 per draw reaches 400 in 400 draws
+    assert worth_extending(200.0, 1200, 400, since)
+    assert not worth_extending(200.0, 1200, 300, since)
 
 
 def test_a_converged_run_samples_exactly_num_samples():

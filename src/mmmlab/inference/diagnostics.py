@@ -124,16 +124,16 @@ def converged_draws(draws: dict[str, np.ndarray]) -> bool:
     return conv.max_rhat <= RHAT_WARN and conv.min_ess_bulk >= ESS_TARGET
 
 
-def worth_extending(draws: dict[str, np.ndarray], room: int) -> bool:
-    """Whether a run's `draws` (site -> (chain, draw, ...)) have not converged
-    (`converged_draws`) and could within `room` more draws per chain: their min bulk ESS,
-    grown in proportion to the draws, would reach `ESS_TARGET`. A run far short of it (chains
-    stuck in a funnel or in different modes) stops: more of the same draws would not do."""
-    conv = convergence(draws)
-    if conv.max_rhat <= RHAT_WARN and conv.min_ess_bulk >= ESS_TARGET:
-        return False
-    kept = next(iter(draws.values())).shape[1]
-    return bool(conv.min_ess_bulk * (kept + room) / kept >= ESS_TARGET)
+def worth_extending(ess: float, kept: int, room: int, since: tuple[int, float]) -> bool:
+    """Whether an unconverged run could reach `ESS_TARGET` within `room` more draws per
+    chain: its min bulk ESS `ess` over `kept` draws per chain, growing at the pace measured
+    since `since` ((kept, ess) when it first fell short), or in proportion to the draws where
+    that is faster. A run far short of it (chains stuck in a funnel or in different modes)
+    stops: more of the same draws would not do."""
+    pace = ess / kept
+    if kept > since[0]:
+        pace = max(pace, (ess - since[1]) / (kept - since[0]))
+    return bool(ess + pace * room >= ESS_TARGET)
 
 
 def bfmi(energy: np.ndarray) -> float:

@@ -23,7 +23,13 @@ from numpyro.infer.hmc import hmc
 from numpyro.infer.util import potential_energy
 
 from mmmlab.inference import chains, exported
-from mmmlab.inference.diagnostics import worth_extending
+from mmmlab.inference.diagnostics import (
+    ESS_TARGET,
+    RHAT_WARN,
+    Convergence,
+    convergence,
+    worth_extending,
+)
 from mmmlab.inference.programs import PROGRAMS, shape_key
 from mmmlab.inference.settings import SamplerSettings
 from mmmlab.inference.starts import (
@@ -36,6 +42,7 @@ from mmmlab.inference.starts import (
 
 CHUNK = 100  # iterations per compiled step; the progress bar moves this often
 EXTEND_FROM = 1000  # draws per chain from which an unconverged run continues (`extension`)
+PROBE = 200  # draws per chain an unconverged run adds before its ESS pace may stop it
 
 
 class SampleStats(NamedTuple):
@@ -353,10 +360,15 @@ def run_nuts(
         if progress is not None:
             progress(done, total)
     added = 0  # draws per chain sampled past `num_samples` until the chains converge
-    cap = extension(settings)
-    while added < cap and extend(
-        chunks, settings.num_warmup, total + added, cap - added, converged_on
-    ):
+    cap, since = extension(settings), None
+    while added < cap:
+        conv = kept_convergence(chunks, settings.num_warmup, total + added, converged_on)
+        if conv.max_rhat <= RHAT_WARN and conv.min_ess_bulk >= ESS_TARGET:
+            break
+        kept = settings.num_samples + added
+        since = since or (kept, conv.min_ess_bulk)
+        if added >= PROBE and not worth_extending(conv.min_ess_bulk, kept, cap - added, since):
+            break
         state, draws = advance_chains(programs, state, model_args)
         chunks.append(draws)
         added += CHUNK
@@ -380,24 +392,23 @@ def run_nuts(
 
 
 def extension(settings: SamplerSettings) -> int:
-    """Draws per chain a run may add past `num_samples` while it has not converged (and its
-    ESS could reach the target within them: `diagnostics.worth_extending`): up to
+    """Draws per chain a run may add past `num_samples` while it has not converged (after
+    `PROBE` draws, only while its ESS could reach the target within the rest at the pace
+    measured: `diagnostics.worth_extending`): up to
     `extra_samples` for runs of `EXTEND_FROM` draws or more (a shorter run is a quick look,
     whose ESS cannot reach the target), else none."""
     return settings.extra_samples if settings.num_samples >= EXTEND_FROM else 0
 
 
-def extend(
+def kept_convergence(
     chunks: list[Draws],
     num_warmup: int,
     end: int,
-    room: int,
     quantities: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
-) -> bool:
-    """Whether to sample on: `diagnostics.worth_extending` of the kept draws so far
-    (iterations `num_warmup` to `end` of `chunks`), or of their `quantities`, with `room`
-    draws per chain left."""
+) -> Convergence:
+    """`diagnostics.convergence` of the kept draws so far (iterations `num_warmup` to `end`
+    of `chunks`), or of their `quantities`."""
     z = {
         k: np.concatenate([c.z[k] for c in chunks], axis=1)[:, num_warmup:end] for k in chunks[0].z
     }
-    return worth_extending(z if quantities is None else quantities(z), room)
+    return convergence(z if quantities is None else quantities(z))
