@@ -52,12 +52,7 @@ def main() -> None:
         f"{a.seeds} seeds; {settings}"
     )
 
-    t0 = time.perf_counter()
-    mmmlab.fit(dataset, seed=10_000, **settings)  # compiles (and warms) the single-fit path
-    single_compile = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    singles = [mmmlab.fit(dataset, seed=s, **settings) for s in seeds]
-    single_s = time.perf_counter() - t0
+    singles, single_s, single_compile = one_at_a_time(dataset, seeds, settings)
     single_rate = a.seeds / single_s * 60
     print(
         f"one at a time: first fit (compile + fit) {single_compile:.1f} s; {a.seeds} fits "
@@ -66,13 +61,7 @@ def main() -> None:
 
     for devices in a.devices:
         d = batch_devices(a.seeds, devices or None)
-        t0 = time.perf_counter()
-        warm = fit_many(dataset, seeds=[10_000 + s for s in seeds], devices=d, **settings)
-        first = time.perf_counter() - t0
-        compile_s = sum(f.diagnostics.compile_s for f in warm)
-        t0 = time.perf_counter()
-        fits = fit_many(dataset, seeds=seeds, devices=d, **settings)
-        batch_s = time.perf_counter() - t0
+        fits, batch_s, first, compile_s = all_at_once(dataset, seeds, settings, d)
         rate = a.seeds / batch_s * 60
         print(
             f"fit_many, {d} device(s): first batch (compile + fit) {first:.1f} s, of which "
@@ -82,6 +71,31 @@ def main() -> None:
         )
         report_steps(singles, fits, d)
         report_agreement(singles, fits)
+
+
+def one_at_a_time(dataset, seeds: list[int], settings: dict) -> tuple[list, float, float]:
+    """`mmmlab.fit` of each seed in turn after a first fit that compiles: (fits, seconds,
+    the first fit's seconds)."""
+    t0 = time.perf_counter()
+    mmmlab.fit(dataset, seed=10_000, **settings)  # compiles (and warms) the single-fit path
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fits = [mmmlab.fit(dataset, seed=s, **settings) for s in seeds]
+    return fits, time.perf_counter() - t0, first
+
+
+def all_at_once(
+    dataset, seeds: list[int], settings: dict, devices: int
+) -> tuple[list, float, float, float]:
+    """`fit_many` of every seed on `devices` after a first batch that compiles: (fits,
+    seconds, the first batch's seconds, its compile seconds)."""
+    t0 = time.perf_counter()
+    warm = fit_many(dataset, seeds=[10_000 + s for s in seeds], devices=devices, **settings)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fits = fit_many(dataset, seeds=seeds, devices=devices, **settings)
+    batch_s = time.perf_counter() - t0
+    return fits, batch_s, first, sum(f.diagnostics.compile_s for f in warm)
 
 
 def report_steps(singles: list, fits: list, devices: int) -> None:

@@ -142,21 +142,17 @@ def whole_fit(preset: str, chains: int, warmup: int, samples: int) -> dict:
 
 def batched(preset: str, seeds: int, warmup: int, samples: int) -> dict:
     """Cells per minute: one fit after another against `fit_many`, both compiled first."""
+    from batched_fits import all_at_once, one_at_a_time  # beside this script
+
+    from mmmlab.inference.batch import batch_devices
+
     dataset, _ = simulate(preset, 0)
     settings = dict(num_warmup=warmup, num_samples=samples, num_chains=2)
     cells = list(range(seeds))
-    t0 = time.perf_counter()
-    mmmlab.fit(dataset, seed=10_000, **settings)
-    single_compile = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    singles = [mmmlab.fit(dataset, seed=s, **settings) for s in cells]
-    single_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    mmmlab.fit_many(dataset, seeds=[10_000 + s for s in cells], **settings)
-    batch_compile = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    many = mmmlab.fit_many(dataset, seeds=cells, **settings)
-    batch_s = time.perf_counter() - t0
+    singles, single_s, single_compile = one_at_a_time(dataset, cells, settings)
+    many, batch_s, batch_compile, _ = all_at_once(
+        dataset, cells, settings, batch_devices(seeds, None)
+    )
     single_rate, batch_rate = seeds / single_s * 60, seeds / batch_s * 60
     return {
         "preset": preset,

@@ -205,8 +205,15 @@ class HillMixtureBackend:
         key = f"hill_mixture|{kind}"
         args = (data, jax.numpy.asarray(y))
 
-        def fitted_from(z: dict[str, np.ndarray]) -> tuple[HillMixtureFit, dict]:
-            """The fit of unconstrained draws (chain, draw, ...), and its raw sites."""
+        seen: dict[int, tuple] = {}  # draws per chain -> (fit, raw sites, quantities)
+
+        def fitted_from(z: dict[str, np.ndarray]) -> tuple:
+            """The fit of unconstrained draws (chain, draw, ...), its raw sites and its
+            label-invariant quantities (`invariant`); the run's draws only ever grow, so the
+            last ones the extension checked are the run's own, not evaluated again."""
+            draws = np.shape(next(iter(z.values())))[1]
+            if draws in seen:
+                return seen[draws]
             raw = constrain_in_pieces(key, model, args, z, settings.num_samples)
             flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in raw.items()}
             derived = {k: np.asarray(v) for k, v in derive(flat, kind).items()}
@@ -215,16 +222,18 @@ class HillMixtureBackend:
             fitted = HillMixtureFit(
                 kind, flat | derived, t_mean, t_sd, _placeholder(), settings.num_chains, ()
             )
-            return fitted, raw
+            seen.clear()
+            seen[draws] = fitted, raw, invariant(fitted, train)
+            return seen[draws]
 
         def invariant_of(z: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             chains, draws = np.shape(next(iter(z.values())))[:2]
-            return _shaped(invariant(fitted_from(z)[0], train)[0], chains, draws)
+            return _shaped(fitted_from(z)[2][0], chains, draws)
 
         run = run_nuts(
             jax.random.PRNGKey(seed), key, model, args, settings, converged_on=invariant_of
         )
-        fitted, raw = fitted_from(run.z)
+        fitted, raw, quantities = fitted_from(run.z)
         optima = None
         if run.starts is not None:  # each optimised start's component parameters (M, K)
             unravel = ravel_pytree({k: v[0, 0] for k, v in run.z.items()})[1]
@@ -233,7 +242,7 @@ class HillMixtureBackend:
             optima = {
                 k: np.asarray(v) for k, v in derive({k: v[0] for k, v in at.items()}, kind).items()
             }
-        return _with_diagnostics(fitted, raw, run, train, optima)
+        return _with_diagnostics(fitted, raw, quantities, run, optima)
 
 
 def adstocked_draws(x: np.ndarray, start: int, alpha: np.ndarray) -> np.ndarray:
@@ -281,8 +290,8 @@ def _shaped(flat: dict[str, np.ndarray], chains: int, draws: int) -> dict[str, n
 def _with_diagnostics(
     fitted: HillMixtureFit,
     raw: dict,
+    invariants: tuple[dict[str, np.ndarray], np.ndarray, np.ndarray],
     run,
-    train: Dataset,
     optima: dict[str, np.ndarray] | None,
 ) -> HillMixtureFit:
     """Plain R-hat over raw sites, and label-invariant R-hat/ESS (the convergence verdict)."""
@@ -290,7 +299,7 @@ def _with_diagnostics(
     chains, draws = np.shape(run.stats.diverging)
     plain_rhat = convergence(raw).max_rhat
     d = fitted.draws
-    quantities, levels, response = invariant(fitted, train)
+    quantities, levels, response = invariants  # `invariant(fitted, train)`
     diagnostics = nuts_diagnostics(_shaped(quantities, chains, draws), run, chains, draws)
     rhat = diagnostics.max_rhat
     extra = (

@@ -98,6 +98,11 @@ class Convergence(NamedTuple):
     min_ess_tail: float
     median_ess_bulk: float
 
+    @property
+    def reached(self) -> bool:
+        """Max R-hat <= `RHAT_WARN` and min bulk ESS >= `ESS_TARGET`."""
+        return self.max_rhat <= RHAT_WARN and self.min_ess_bulk >= ESS_TARGET
+
 
 def convergence(draws: dict[str, np.ndarray]) -> Convergence:
     """Max R-hat, min bulk / tail ESS and median bulk ESS over every element of every site.
@@ -120,8 +125,7 @@ def convergence(draws: dict[str, np.ndarray]) -> Convergence:
 def converged_draws(draws: dict[str, np.ndarray]) -> bool:
     """Max R-hat <= `RHAT_WARN` and min bulk ESS >= `ESS_TARGET` over `draws` (site ->
     (chain, draw, ...); unconstrained draws give the same ranks, so the same figures)."""
-    conv = convergence(draws)
-    return conv.max_rhat <= RHAT_WARN and conv.min_ess_bulk >= ESS_TARGET
+    return convergence(draws).reached
 
 
 def worth_extending(ess: float, kept: int, room: int, since: tuple[int, float]) -> bool:

@@ -23,13 +23,7 @@ from numpyro.infer.hmc import hmc
 from numpyro.infer.util import potential_energy
 
 from mmmlab.inference import chains, exported
-from mmmlab.inference.diagnostics import (
-    ESS_TARGET,
-    RHAT_WARN,
-    Convergence,
-    convergence,
-    worth_extending,
-)
+from mmmlab.inference.diagnostics import Convergence, convergence, worth_extending
 from mmmlab.inference.programs import PROGRAMS, shape_key
 from mmmlab.inference.settings import SamplerSettings
 from mmmlab.inference.starts import (
@@ -363,7 +357,7 @@ def run_nuts(
     cap, since = extension(settings), None
     while added < cap:
         conv = kept_convergence(chunks, settings.num_warmup, total + added, converged_on)
-        if conv.max_rhat <= RHAT_WARN and conv.min_ess_bulk >= ESS_TARGET:
+        if conv.reached:
             break
         kept = settings.num_samples + added
         since = since or (kept, conv.min_ess_bulk)
