@@ -3,7 +3,9 @@ by the model's own functions inside NumPyro and over posterior draws in the back
 
 from __future__ import annotations
 
+import jax
 import numpy as np
+import numpyro.distributions as dist
 
 import mmmlab  # noqa: F401  (JAX settings)
 from mmmlab.backends.hill_mixture import adstocked_draws, response_curve
@@ -12,6 +14,7 @@ from mmmlab.models.hill_mixture import (
     component_means,
     component_media,
     lagged_matrix,
+    log_likelihood,
     mean_media,
 )
 
@@ -72,3 +75,26 @@ def test_adstock_over_draws_is_the_recursion_for_each_alpha():
         np.testing.assert_allclose(row, recursion[start:], rtol=1e-12)
         single = np.asarray(adstock(lagged_matrix(x), a))[start:]
         np.testing.assert_allclose(row, single, rtol=1e-14)
+
+
+def test_the_likelihood_is_numpyros_mixture_of_normals():
+    """The model's hand-written mixture likelihood equals NumPyro's MixtureSameFamily, in
+    value and gradient, and stays finite where a weight is exactly 0."""
+    rng = np.random.default_rng(3)
+    T, K = 30, 4
+    y, means = rng.normal(50.0, 5.0, T), rng.normal(50.0, 5.0, (T, K))
+    for weights in (rng.dirichlet(np.ones(K)), np.array([0.6, 0.0, 0.3, 0.1])):
+
+        def numpyros(means, weights, sigma):
+            mixing = dist.Categorical(probs=weights)
+            return dist.MixtureSameFamily(mixing, dist.Normal(means, sigma)).log_prob(y).sum()
+
+        def ours(means, weights, sigma):
+            return log_likelihood(y, means, weights, sigma).sum()
+
+        args = (means, weights, 4.0)
+        np.testing.assert_allclose(ours(*args), numpyros(*args), rtol=1e-12)
+        got, want = jax.grad(ours, (0, 2))(*args), jax.grad(numpyros, (0, 2))(*args)
+        for ours_d, numpyros_d in zip(got, want, strict=True):
+            np.testing.assert_allclose(ours_d, numpyros_d, rtol=1e-10, atol=1e-300)
+        assert np.all(np.isfinite(jax.grad(ours, 1)(*args)))

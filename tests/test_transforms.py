@@ -259,3 +259,20 @@ def test_registry_unknown_names():
         tr.adstock_weights("nope", {}, L, True)
     with pytest.raises(KeyError):
         tr.saturation("nope", jnp.ones(3), {})
+
+
+def test_geometric_weights_and_their_gradient_are_the_powers():
+    """``alpha**l`` and its derivative ``l alpha**(l-1)`` for every lag (computed as
+    exp(l log alpha) for speed), and alpha = 0 gives the impulse (1, 0, 0, ...)."""
+    lags = np.arange(40.0)
+    for alpha in (0.05, 0.5, 0.97):
+        w = np.asarray(tr.geometric_weights(alpha, 40, normalize=False))
+        np.testing.assert_allclose(w, alpha**lags, rtol=1e-13)
+        jac = np.asarray(jax.jacfwd(lambda a: tr.geometric_weights(a, 40, normalize=False))(alpha))
+        np.testing.assert_allclose(jac, lags * alpha ** np.maximum(lags - 1, 0), rtol=1e-12)
+        per_lag = jax.grad(lambda a: tr.geometric_weights(a, 40, normalize=False)[7])(alpha)
+        np.testing.assert_allclose(per_lag, 7 * alpha**6, rtol=1e-12)
+    impulse = np.asarray(tr.geometric_weights(0.0, 5, normalize=False))
+    np.testing.assert_array_equal(impulse, [1.0, 0.0, 0.0, 0.0, 0.0])
+    grad = jax.grad(lambda a: tr.geometric_weights(a, 5).sum())(0.0)
+    assert np.isfinite(grad)

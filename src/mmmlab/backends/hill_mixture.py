@@ -10,13 +10,12 @@ is reported beside it as `max_rhat_plain`.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
 import numpy as np
 from jax.flatten_util import ravel_pytree
-from scipy import special, stats
 
 from mmmlab.backends.base import Capabilities, Incompatible
 from mmmlab.data import Dataset
@@ -34,6 +33,7 @@ from mmmlab.models.hill_mixture import (
     hill_mixture,
     hyperparameters,
     lagged_matrix,
+    log_likelihood,
     mean_media,
 )
 
@@ -66,13 +66,26 @@ class HillMixtureFit:
     diagnostics: Diagnostics
     num_chains: int
     extra: tuple[tuple[str, str, float], ...]
+    _last: dict = field(default_factory=dict, repr=False)  # name -> (window, its value)
+
+    def _of_window(self, name: str, dataset: Dataset, compute):
+        """`compute()`, kept for the last window asked for: scoring and the convergence
+        checks ask for the same window's adstock and means several times in a row."""
+        last = self._last.get(name)
+        if last is None or last[0] is not dataset:
+            self._last[name] = last = (dataset, compute())
+        return last[1]
 
     def _window(self, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
         """Adstocked spend (S, T) and standardised time (T,) of the window."""
-        x, start = total_spend(dataset)
-        s = adstocked_draws(x, start, self.draws["adstock_alpha"])
-        t_std = (np.asarray(dataset.time_index, float) - self.t_mean) / self.t_sd
-        return s, t_std
+
+        def compute() -> tuple[np.ndarray, np.ndarray]:
+            x, start = total_spend(dataset)
+            s = adstocked_draws(x, start, self.draws["adstock_alpha"])
+            t_std = (np.asarray(dataset.time_index, float) - self.t_mean) / self.t_sd
+            return s, t_std
+
+        return self._of_window("window", dataset, compute)
 
     def _media(self, dataset: Dataset) -> np.ndarray:
         """Each component's media response A_k hill_k(s) (S, T, K)."""
@@ -80,8 +93,10 @@ class HillMixtureFit:
         return np.asarray(component_media(self.draws, s))
 
     def _component_means(self, dataset: Dataset) -> np.ndarray:
+        """(S, T, K) the expected target under each component."""
         s, t_std = self._window(dataset)
-        return np.asarray(component_means(self.draws, s, t_std))  # (S, T, K)
+        compute = lambda: np.asarray(component_means(self.draws, s, t_std))  # noqa: E731
+        return self._of_window("means", dataset, compute)
 
     def expected(self, dataset: Dataset) -> np.ndarray:
         means = self._component_means(dataset)
@@ -99,10 +114,9 @@ class HillMixtureFit:
 
     def log_likelihood(self, dataset: Dataset) -> np.ndarray:
         means = self._component_means(dataset)
-        y = dataset.target[:, 0][None, :, None]
-        sigma = self.draws["sigma"][:, None, None]
-        log_w = np.log(np.maximum(self.draws["weights"], 1e-300))[:, None, :]
-        return special.logsumexp(log_w + stats.norm.logpdf(y, means, sigma), axis=-1)[..., None]
+        per_draw = jax.vmap(log_likelihood, (None, 0, 0, 0))
+        y, d = dataset.target[:, 0], self.draws
+        return np.asarray(per_draw(y, means, d["weights"], d["sigma"]))[..., None]
 
     def contributions(self, dataset: Dataset) -> np.ndarray:
         """Expected media contribution (S, T, 1, 1): the weighted mean over components."""
@@ -222,6 +236,7 @@ class HillMixtureBackend:
             fitted = HillMixtureFit(
                 kind, flat | derived, t_mean, t_sd, _placeholder(), settings.num_chains, ()
             )
+            fitted._of_window("window", train, lambda: (s, np.asarray(data.t_std)))
             seen.clear()
             seen[draws] = fitted, raw, invariant(fitted, train)
             return seen[draws]

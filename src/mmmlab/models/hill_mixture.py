@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
@@ -172,7 +173,24 @@ def hill_mixture(data: MixtureData, y: jnp.ndarray | None = None, kind: str = "m
     params |= derive(sample_components(kind, data.hyper), kind)
     s = adstock(data.lagged, params["adstock_alpha"])
     params["intercept"] = params["level"] - mean_media(params, s)
-    noise = dist.Normal(component_means(params, s, data.t_std), params["sigma"])
-    numpyro.sample(
-        "y", dist.MixtureSameFamily(dist.Categorical(probs=params["weights"]), noise), obs=y
-    )
+    means = component_means(params, s, data.t_std)
+    if y is None:  # generative: draw each period's component, then its noise
+        noise = dist.Normal(means, params["sigma"])
+        mixing = dist.Categorical(probs=params["weights"])
+        numpyro.sample("y", dist.MixtureSameFamily(mixing, noise))
+    else:
+        numpyro.factor("y", log_likelihood(y, means, params["weights"], params["sigma"]).sum())
+
+
+def log_likelihood(
+    y: jnp.ndarray, means: jnp.ndarray, weights: jnp.ndarray, sigma: jnp.ndarray
+) -> jnp.ndarray:
+    """(T,) ``log sum_k w_k Normal(y_t | means_tk, sigma)``; y (T,), means (T, K), weights (K,).
+
+    What ``MixtureSameFamily(Categorical(weights), Normal)`` computes, without its
+    renormalisation of weights that already sum to 1: a fifth of a 5-component gradient.
+    Weights floored at the smallest normal float keep the gradient finite where one is 0."""
+    log_w = jnp.log(jnp.maximum(weights, jnp.finfo(weights.dtype).tiny))
+    z = (y[:, None] - means) / sigma
+    log_normal = -0.5 * z**2 - jnp.log(sigma) - 0.5 * jnp.log(2 * jnp.pi)
+    return jax.nn.logsumexp(log_w + log_normal, axis=-1)
