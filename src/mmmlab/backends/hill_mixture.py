@@ -230,8 +230,8 @@ class HillMixtureBackend:
                 return seen[draws]
             raw = constrain_in_pieces(key, model, args, z, settings.num_samples)
             flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in raw.items()}
-            derived = {k: np.asarray(v) for k, v in derive(flat, kind).items()}
             s = adstocked_draws(x, start, flat["adstock_alpha"])
+            derived = {k: np.asarray(v) for k, v in derive(flat, kind, s).items()}
             derived["intercept"] = flat["level"] - np.asarray(mean_media(flat | derived, s))
             fitted = HillMixtureFit(
                 kind, flat | derived, t_mean, t_sd, _placeholder(), settings.num_chains, ()
@@ -253,10 +253,9 @@ class HillMixtureBackend:
         if run.starts is not None:  # each optimised start's component parameters (M, K)
             unravel = ravel_pytree({k: v[0, 0] for k, v in run.z.items()})[1]
             z = {k: v[None] for k, v in jax.vmap(unravel)(run.starts[1]).items()}
-            at = constrain(key, model, args, z)
-            optima = {
-                k: np.asarray(v) for k, v in derive({k: v[0] for k, v in at.items()}, kind).items()
-            }
+            at = {k: v[0] for k, v in constrain(key, model, args, z).items()}
+            s = adstocked_draws(x, start, at["adstock_alpha"])
+            optima = {k: np.asarray(v) for k, v in derive(at, kind, s).items()}
         return _with_diagnostics(fitted, raw, quantities, run, optima)
 
 

@@ -69,13 +69,22 @@ def hyperparameters(x_train: np.ndarray, y_train: np.ndarray) -> np.ndarray:
     )
 
 
-def sample_components(kind: str, hyper: jnp.ndarray) -> dict[str, jnp.ndarray]:
-    """Sample the raw component sites of `kind` (see `derive` for what they mean)."""
+def sample_components(kind: str, hyper: jnp.ndarray, s: jnp.ndarray) -> dict[str, jnp.ndarray]:
+    """Sample the component sites of `kind` (`derive` maps them to the parameters); s (T,)
+    the adstocked spend of the training window.
+
+    The maximum effects are sampled through the scale of the response they make over the
+    window, ``log_response_sd = log A_k + c_k`` with ``c_k = log sd_t h_k(s_t)``
+    (`response_shift`): the data pin that scale, while log A itself trades off against the
+    curve's shape along a curved ridge (the baseline moving with the response at low spend).
+    For fixed shapes it is a shift of log A, so the prior is the published one exactly:
+    ``log A_k ~ N(log_a0, 1)``, or for `mixture_k3` ``log A_k = mu_A + tau_A z_k`` with
+    ``mu_A ~ N(log_a0, 1)``, shifted at mu_A by the mean of c_k.
+    """
     K = KINDS[kind]
     log_a0, log_k0 = hyper[2], hyper[3]
     raw: dict[str, jnp.ndarray] = {}
     if kind == "mixture_k3":
-        raw["log_max_effect_mean"] = numpyro.sample("log_max_effect_mean", dist.Normal(log_a0, 1.0))
         raw["log_max_effect_sd"] = numpyro.sample("log_max_effect_sd", dist.HalfNormal(0.5))
         raw["log_hill_slope_mean"] = numpyro.sample(
             "log_hill_slope_mean", dist.Normal(np.log(1.5), 0.4)
@@ -86,7 +95,6 @@ def sample_components(kind: str, hyper: jnp.ndarray) -> dict[str, jnp.ndarray]:
             raw["log_hill_slope_z"] = numpyro.sample("log_hill_slope_z", dist.Normal(0.0, 1.0))
     else:
         with numpyro.plate("component", K):
-            raw["log_max_effect"] = numpyro.sample("log_max_effect", dist.Normal(log_a0, 1.0))
             raw["hill_slope"] = numpyro.sample("hill_slope", dist.LogNormal(np.log(1.5), 0.4))
     raw["log_half_saturation_first"] = numpyro.sample(
         "log_half_saturation_first", dist.Normal(log_k0 - 0.3 * (K > 1), 1.0)
@@ -98,24 +106,33 @@ def sample_components(kind: str, hyper: jnp.ndarray) -> dict[str, jnp.ndarray]:
             )
         concentration = 1.0 / K if kind == "sparse_k5" else 2.0
         raw["weights"] = numpyro.sample("weights", dist.Dirichlet(jnp.full(K, concentration)))
+    shift = response_shift(_shape(raw, kind), s)
+    if kind == "mixture_k3":
+        loc = log_a0 + shift.mean(axis=-1)
+        raw["log_response_sd_mean"] = numpyro.sample("log_response_sd_mean", dist.Normal(loc, 1.0))
+    else:
+        with numpyro.plate("component", K):
+            loc = log_a0 + shift
+            raw["log_response_sd"] = numpyro.sample("log_response_sd", dist.Normal(loc, 1.0))
     return raw
 
 
-def derive(raw: dict, kind: str) -> dict[str, jnp.ndarray]:
-    """Component parameters (..., K) from raw sites (leading batch axes allowed): weights,
-    max_effect A, half_saturation k (increasing) and hill_slope n."""
+def response_shift(params: dict, s: jnp.ndarray) -> jnp.ndarray:
+    """(..., K) ``c_k = log sd_t h_k(s_t)``, the log sd of each component's Hill curve over
+    the training window's adstocked spend s (..., T); floored so it stays finite."""
+    return 0.5 * jnp.log(_curves(params, s).var(axis=-2) + 1e-30)
+
+
+def _shape(raw: dict, kind: str) -> dict[str, jnp.ndarray]:
+    """weights, half_saturation k (increasing) and hill_slope n, each (..., K)."""
     K = KINDS[kind]
     if kind == "mixture_k3":
-        max_effect = jnp.exp(
-            raw["log_max_effect_mean"][..., None]
-            + raw["log_max_effect_sd"][..., None] * raw["log_max_effect_z"]
-        )
         hill_slope = jnp.exp(
             raw["log_hill_slope_mean"][..., None]
             + raw["log_hill_slope_sd"][..., None] * raw["log_hill_slope_z"]
         )
     else:
-        max_effect, hill_slope = jnp.exp(raw["log_max_effect"]), raw["hill_slope"]
+        hill_slope = raw["hill_slope"]
     first = raw["log_half_saturation_first"][..., None]
     if K > 1:
         steps = jnp.cumsum(raw["log_half_saturation_gap"], axis=-1)
@@ -123,12 +140,21 @@ def derive(raw: dict, kind: str) -> dict[str, jnp.ndarray]:
         weights = raw["weights"]
     else:
         log_k, weights = first, jnp.ones_like(first)
-    return {
-        "weights": weights,
-        "max_effect": max_effect,
-        "half_saturation": jnp.exp(log_k),
-        "hill_slope": hill_slope,
-    }
+    return {"weights": weights, "half_saturation": jnp.exp(log_k), "hill_slope": hill_slope}
+
+
+def derive(raw: dict, kind: str, s: jnp.ndarray) -> dict[str, jnp.ndarray]:
+    """Component parameters (..., K) from the sampled sites (leading batch axes allowed):
+    weights, max_effect A, half_saturation k (increasing) and hill_slope n; s (..., T) the
+    training window's adstocked spend under the same draws (see `sample_components`)."""
+    params = _shape(raw, kind)
+    shift = response_shift(params, s)
+    if kind == "mixture_k3":
+        spread = raw["log_max_effect_sd"][..., None] * raw["log_max_effect_z"]
+        log_a = (raw["log_response_sd_mean"] - shift.mean(axis=-1))[..., None] + spread
+    else:
+        log_a = raw["log_response_sd"] - shift
+    return params | {"max_effect": jnp.exp(log_a)}
 
 
 # Parameters below are (..., K) per component and (...) otherwise, with leading batch axes
@@ -170,8 +196,8 @@ def hill_mixture(data: MixtureData, y: jnp.ndarray | None = None, kind: str = "m
         "slope": numpyro.sample("slope", dist.Normal(0.0, sd_y)),
         "sigma": numpyro.sample("sigma", dist.HalfNormal(sd_y)),
     }
-    params |= derive(sample_components(kind, data.hyper), kind)
     s = adstock(data.lagged, params["adstock_alpha"])
+    params |= derive(sample_components(kind, data.hyper, s), kind, s)
     params["intercept"] = params["level"] - mean_media(params, s)
     means = component_means(params, s, data.t_std)
     if y is None:  # generative: draw each period's component, then its noise
