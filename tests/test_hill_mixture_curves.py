@@ -22,6 +22,7 @@ from mmmlab.models.hill_mixture import (
     component_means,
     component_media,
     derive,
+    hill_curves,
     hill_mixture,
     hyperparameters,
     lagged_matrix,
@@ -51,16 +52,18 @@ def test_media_response_is_the_hill_curve_for_every_draw():
     A, k, n = d["max_effect"], d["half_saturation"], d["hill_slope"]
     expected = A[:, None, :] * s[..., None] ** n[:, None, :]
     expected /= k[:, None, :] ** n[:, None, :] + s[..., None] ** n[:, None, :]
-    media = np.asarray(component_media(d, s))
+    media = np.asarray(component_media(d, hill_curves(d, s)))
     np.testing.assert_allclose(media, expected, rtol=1e-12)
     mean = np.einsum("sk,sk->s", d["weights"], expected.mean(axis=1))
-    np.testing.assert_allclose(np.asarray(mean_media(d, s)), mean, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(mean_media(d, hill_curves(d, s))), mean, rtol=1e-12)
     t_std = np.linspace(-1.7, 1.7, T)
     base = d["intercept"][:, None] + d["slope"][:, None] * t_std
-    means = np.asarray(component_means(d, s, t_std))
+    means = np.asarray(component_means(d, hill_curves(d, s), t_std))
     np.testing.assert_allclose(means, base[..., None] + expected, rtol=1e-12)
     one = {key: value[0] for key, value in d.items()}  # no batch axis, as inside the model
-    np.testing.assert_allclose(np.asarray(component_media(one, s[0])), expected[0], rtol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(component_media(one, hill_curves(one, s[0]))), expected[0], rtol=1e-12
+    )
 
 
 def test_response_curve_is_the_weighted_mixture_at_each_level():
@@ -147,9 +150,12 @@ def _published(data: MixtureData, y, kind: str) -> None:
         p["weights"] = numpyro.sample("weights", dist.Dirichlet(jnp.full(K, concentration)))
     p["half_saturation"] = jnp.exp(log_k)
     s = adstock(data.lagged, p["adstock_alpha"])
-    p["intercept"] = p["level"] - mean_media(p, s)
+    p["intercept"] = p["level"] - mean_media(p, hill_curves(p, s))
     numpyro.factor(
-        "y", log_likelihood(y, component_means(p, s, data.t_std), p["weights"], p["sigma"]).sum()
+        "y",
+        log_likelihood(
+            y, component_means(p, hill_curves(p, s), data.t_std), p["weights"], p["sigma"]
+        ).sum(),
     )
 
 
@@ -174,10 +180,10 @@ def test_the_model_is_the_published_one_in_other_coordinates():
             if v["type"] == "sample" and not v["is_observed"]
         }
         s = adstock(data.lagged, ours["adstock_alpha"])
-        params = derive(ours, kind, s)
+        params, curves = derive(ours, kind, s)
         theirs = {k: v for k, v in ours.items() if not k.startswith("log_response_sd")}
         if kind == "mixture_k3":
-            shift = response_shift(params, s).mean()
+            shift = response_shift(curves).mean()
             theirs["log_max_effect_mean"] = ours["log_response_sd_mean"] - shift
         else:
             theirs["log_max_effect"] = jnp.log(params["max_effect"])

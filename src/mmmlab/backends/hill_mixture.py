@@ -30,6 +30,7 @@ from mmmlab.models.hill_mixture import (
     component_means,
     component_media,
     derive,
+    hill_curves,
     hill_mixture,
     hyperparameters,
     lagged_matrix,
@@ -90,12 +91,15 @@ class HillMixtureFit:
     def _media(self, dataset: Dataset) -> np.ndarray:
         """Each component's media response A_k hill_k(s) (S, T, K)."""
         s, _ = self._window(dataset)
-        return np.asarray(component_media(self.draws, s))
+        return np.asarray(component_media(self.draws, hill_curves(self.draws, s)))
 
     def _component_means(self, dataset: Dataset) -> np.ndarray:
         """(S, T, K) the expected target under each component."""
         s, t_std = self._window(dataset)
-        compute = lambda: np.asarray(component_means(self.draws, s, t_std))  # noqa: E731
+
+        def compute() -> np.ndarray:
+            return np.asarray(component_means(self.draws, hill_curves(self.draws, s), t_std))
+
         return self._of_window("means", dataset, compute)
 
     def expected(self, dataset: Dataset) -> np.ndarray:
@@ -162,7 +166,8 @@ def competing_modes(
 def response_curve(params: dict[str, np.ndarray], levels: np.ndarray) -> np.ndarray:
     """(S, Q) the expected media response sum_k w_k A_k h_k(level) at spend `levels` (Q,),
     label-invariant; params hold (S, K) weights, max_effect, half_saturation, hill_slope."""
-    weighted = np.asarray(component_media(params, np.asarray(levels)))  # (S, Q, K)
+    at_levels = hill_curves(params, np.asarray(levels))
+    weighted = np.asarray(component_media(params, at_levels))  # (S, Q, K)
     return np.einsum("sqk,sk->sq", weighted, params["weights"])
 
 
@@ -231,8 +236,9 @@ class HillMixtureBackend:
             raw = constrain_in_pieces(key, model, args, z, settings.num_samples)
             flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in raw.items()}
             s = adstocked_draws(x, start, flat["adstock_alpha"])
-            derived = {k: np.asarray(v) for k, v in derive(flat, kind, s).items()}
-            derived["intercept"] = flat["level"] - np.asarray(mean_media(flat | derived, s))
+            params, curves = derive(flat, kind, s)
+            derived = {k: np.asarray(v) for k, v in params.items()}
+            derived["intercept"] = flat["level"] - np.asarray(mean_media(derived, curves))
             fitted = HillMixtureFit(
                 kind, flat | derived, t_mean, t_sd, _placeholder(), settings.num_chains, ()
             )
@@ -255,7 +261,7 @@ class HillMixtureBackend:
             z = {k: v[None] for k, v in jax.vmap(unravel)(run.starts[1]).items()}
             at = {k: v[0] for k, v in constrain(key, model, args, z).items()}
             s = adstocked_draws(x, start, at["adstock_alpha"])
-            optima = {k: np.asarray(v) for k, v in derive(at, kind, s).items()}
+            optima = {k: np.asarray(v) for k, v in derive(at, kind, s)[0].items()}
         return _with_diagnostics(fitted, raw, quantities, run, optima)
 
 

@@ -69,9 +69,12 @@ def hyperparameters(x_train: np.ndarray, y_train: np.ndarray) -> np.ndarray:
     )
 
 
-def sample_components(kind: str, hyper: jnp.ndarray, s: jnp.ndarray) -> dict[str, jnp.ndarray]:
-    """Sample the component sites of `kind` (`derive` maps them to the parameters); s (T,)
-    the adstocked spend of the training window.
+def sample_components(
+    kind: str, hyper: jnp.ndarray, s: jnp.ndarray
+) -> tuple[dict[str, jnp.ndarray], jnp.ndarray]:
+    """Sample the component sites of `kind`; return the component parameters (K,) (as
+    `derive` maps the sites) and their Hill curves (T, K) over s (T,), the adstocked spend
+    of the training window.
 
     The maximum effects are sampled through the scale of the response they make over the
     window, ``log_response_sd = log A_k + c_k`` with ``c_k = log sd_t h_k(s_t)``
@@ -106,7 +109,9 @@ def sample_components(kind: str, hyper: jnp.ndarray, s: jnp.ndarray) -> dict[str
             )
         concentration = 1.0 / K if kind == "sparse_k5" else 2.0
         raw["weights"] = numpyro.sample("weights", dist.Dirichlet(jnp.full(K, concentration)))
-    shift = response_shift(_shape(raw, kind), s)
+    params = _shape(raw, kind)
+    curves = hill_curves(params, s)
+    shift = response_shift(curves)
     if kind == "mixture_k3":
         loc = log_a0 + shift.mean(axis=-1)
         raw["log_response_sd_mean"] = numpyro.sample("log_response_sd_mean", dist.Normal(loc, 1.0))
@@ -114,13 +119,13 @@ def sample_components(kind: str, hyper: jnp.ndarray, s: jnp.ndarray) -> dict[str
         with numpyro.plate("component", K):
             loc = log_a0 + shift
             raw["log_response_sd"] = numpyro.sample("log_response_sd", dist.Normal(loc, 1.0))
-    return raw
+    return params | {"max_effect": _max_effect(raw, kind, shift)}, curves
 
 
-def response_shift(params: dict, s: jnp.ndarray) -> jnp.ndarray:
-    """(..., K) ``c_k = log sd_t h_k(s_t)``, the log sd of each component's Hill curve over
-    the training window's adstocked spend s (..., T); floored so it stays finite."""
-    return 0.5 * jnp.log(_curves(params, s).var(axis=-2) + 1e-30)
+def response_shift(curves: jnp.ndarray) -> jnp.ndarray:
+    """(..., K) ``c_k = log sd_t h_k(s_t)``: the log sd over the training window of each
+    component's Hill curve (`hill_curves`, (..., T, K)); floored so it stays finite."""
+    return 0.5 * jnp.log(curves.var(axis=-2) + 1e-30)
 
 
 def _shape(raw: dict, kind: str) -> dict[str, jnp.ndarray]:
@@ -143,34 +148,39 @@ def _shape(raw: dict, kind: str) -> dict[str, jnp.ndarray]:
     return {"weights": weights, "half_saturation": jnp.exp(log_k), "hill_slope": hill_slope}
 
 
-def derive(raw: dict, kind: str, s: jnp.ndarray) -> dict[str, jnp.ndarray]:
-    """Component parameters (..., K) from the sampled sites (leading batch axes allowed):
-    weights, max_effect A, half_saturation k (increasing) and hill_slope n; s (..., T) the
-    training window's adstocked spend under the same draws (see `sample_components`)."""
-    params = _shape(raw, kind)
-    shift = response_shift(params, s)
+def _max_effect(raw: dict, kind: str, shift: jnp.ndarray) -> jnp.ndarray:
+    """(..., K) A_k from the sampled response scale and the shift c_k (`sample_components`)."""
     if kind == "mixture_k3":
         spread = raw["log_max_effect_sd"][..., None] * raw["log_max_effect_z"]
-        log_a = (raw["log_response_sd_mean"] - shift.mean(axis=-1))[..., None] + spread
-    else:
-        log_a = raw["log_response_sd"] - shift
-    return params | {"max_effect": jnp.exp(log_a)}
+        return jnp.exp((raw["log_response_sd_mean"] - shift.mean(axis=-1))[..., None] + spread)
+    return jnp.exp(raw["log_response_sd"] - shift)
+
+
+def derive(raw: dict, kind: str, s: jnp.ndarray) -> tuple[dict[str, jnp.ndarray], jnp.ndarray]:
+    """Component parameters (..., K) from the sampled sites (leading batch axes allowed):
+    weights, max_effect A, half_saturation k (increasing) and hill_slope n; with their Hill
+    curves (..., T, K) over s (..., T), the training window's adstocked spend under the same
+    draws (see `sample_components`)."""
+    params = _shape(raw, kind)
+    curves = hill_curves(params, s)
+    return params | {"max_effect": _max_effect(raw, kind, response_shift(curves))}, curves
 
 
 # Parameters below are (..., K) per component and (...) otherwise, with leading batch axes
-# (posterior draws) or none (inside the model); `s` is the adstocked spend (..., T).
-def _curves(params: dict, s: jnp.ndarray) -> jnp.ndarray:
-    """(..., T, K) each component's Hill curve of `s` (`transforms.hill`)."""
+# (posterior draws) or none (inside the model); `curves` are `hill_curves` (..., T, K).
+def hill_curves(params: dict, s: jnp.ndarray) -> jnp.ndarray:
+    """(..., T, K) each component's Hill curve of the adstocked spend `s` (..., T)
+    (`transforms.hill`); computed once per window, every quantity below reads them."""
     k, n = params["half_saturation"][..., None, :], params["hill_slope"][..., None, :]
     return hill(s[..., None], k, n)
 
 
-def component_media(params: dict, s: jnp.ndarray) -> jnp.ndarray:
+def component_media(params: dict, curves: jnp.ndarray) -> jnp.ndarray:
     """(..., T, K) each component's media response ``A_k h_k(s_t)``."""
-    return params["max_effect"][..., None, :] * _curves(params, s)
+    return params["max_effect"][..., None, :] * curves
 
 
-def mean_media(params: dict, s: jnp.ndarray) -> jnp.ndarray:
+def mean_media(params: dict, curves: jnp.ndarray) -> jnp.ndarray:
     """(...) the expected media response averaged over the window, ``sum_k w_k mean_t A_k
     h_k(s_t)``.
 
@@ -178,13 +188,13 @@ def mean_media(params: dict, s: jnp.ndarray) -> jnp.ndarray:
     media``: centring the media term removes the ridge between the intercept and the maximum
     effects that otherwise forces NUTS into deep trees."""
     weighted = params["weights"] * params["max_effect"]
-    return jnp.sum(weighted * _curves(params, s).mean(axis=-2), axis=-1)
+    return jnp.sum(weighted * curves.mean(axis=-2), axis=-1)
 
 
-def component_means(params: dict, s: jnp.ndarray, t_std: jnp.ndarray) -> jnp.ndarray:
+def component_means(params: dict, curves: jnp.ndarray, t_std: jnp.ndarray) -> jnp.ndarray:
     """(..., T, K) the expected target under each component; t_std (T,)."""
     base = params["intercept"][..., None] + params["slope"][..., None] * t_std
-    return base[..., None] + component_media(params, s)
+    return base[..., None] + component_media(params, curves)
 
 
 def hill_mixture(data: MixtureData, y: jnp.ndarray | None = None, kind: str = "mixture_k2"):
@@ -197,9 +207,10 @@ def hill_mixture(data: MixtureData, y: jnp.ndarray | None = None, kind: str = "m
         "sigma": numpyro.sample("sigma", dist.HalfNormal(sd_y)),
     }
     s = adstock(data.lagged, params["adstock_alpha"])
-    params |= derive(sample_components(kind, data.hyper, s), kind, s)
-    params["intercept"] = params["level"] - mean_media(params, s)
-    means = component_means(params, s, data.t_std)
+    components, curves = sample_components(kind, data.hyper, s)  # curves once: 15% of a gradient
+    params |= components
+    params["intercept"] = params["level"] - mean_media(params, curves)
+    means = component_means(params, curves, data.t_std)
     if y is None:  # generative: draw each period's component, then its noise
         noise = dist.Normal(means, params["sigma"])
         mixing = dist.Categorical(probs=params["weights"])
