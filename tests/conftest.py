@@ -9,6 +9,7 @@ from pathlib import PurePath
 import pytest
 
 import mmmlab
+from mmmlab.inference.programs import PROGRAMS
 
 SKIPS_ALLOWED_UNDER = "peers"
 
@@ -41,6 +42,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.line("A skip hides a check. Make the test run or remove it:", red=True)
         for line in skips:
             terminalreporter.line(f"  {line}", red=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _release_programs_after_each_module():
+    """Free each module's compiled programs: a worker that keeps them all reaches Linux's
+    limit on memory maps (65,530) and 10 GiB of memory by the suite's middle, and its next
+    compile fails with "Cannot allocate memory"."""
+    yield
+    PROGRAMS.release()
 
 
 @pytest.fixture(scope="session")

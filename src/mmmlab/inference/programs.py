@@ -5,11 +5,19 @@ Data enter compiled programs as arguments, never as constants, so one program se
 dataset of its shapes: a second fit of the same shape finds its programs here and neither
 traces nor compiles. Across processes, JAX's persistent cache on disk (`mmmlab.runtime`)
 keeps the executables, so a new process traces but does not compile again.
+
+Each executable in memory holds a few memory maps of its own, and Linux stops a process at
+``vm.max_map_count`` of them (65,530 by default) with "Cannot allocate memory" in the next
+compile. A long-lived process that fits many shapes (a benchmark worker, a test worker) calls
+`ProgramCache.release_if_crowded` between jobs: past half the limit, every compiled program is
+dropped, and the next use traces again and reads the disk cache.
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Hashable
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -38,6 +46,32 @@ class ProgramCache:
     def clear(self) -> None:
         """Forget every program (the next use traces again; the disk cache still serves)."""
         self._programs.clear()
+
+    def release(self) -> None:
+        """Forget every program, here and in JAX's own caches, and free their executables."""
+        self.clear()
+        jax.clear_caches()
+        gc.collect()
+
+    def release_if_crowded(self, fraction: float = 0.5) -> bool:
+        """`release` when this process holds more than `fraction` of the memory maps Linux
+        allows it; whether it did (never where /proc does not tell)."""
+        counts = memory_maps()
+        if counts is None or counts[0] <= fraction * counts[1]:
+            return False
+        self.release()
+        return True
+
+
+def memory_maps() -> tuple[int, int] | None:
+    """(memory maps this process holds, the most it may hold), or None off Linux."""
+    try:
+        with open("/proc/self/maps", "rb") as maps:
+            held = sum(1 for _ in maps)
+        limit = int(Path("/proc/sys/vm/max_map_count").read_text())
+    except (OSError, ValueError):
+        return None
+    return held, limit
 
 
 PROGRAMS = ProgramCache()
