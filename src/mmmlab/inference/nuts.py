@@ -24,7 +24,7 @@ from numpyro.infer.util import potential_energy
 
 from mmmlab.inference import chains, exported
 from mmmlab.inference.diagnostics import Convergence, convergence, worth_extending
-from mmmlab.inference.programs import PROGRAMS, shape_key
+from mmmlab.inference.programs import PROGRAMS, run_once_options, shape_key
 from mmmlab.inference.settings import SamplerSettings
 from mmmlab.inference.starts import (
     Optima,
@@ -186,7 +186,7 @@ def compile_nuts(
         advance = chains.over_chains(advance, method, (0, None))
         begin = None
         if multi:
-            start = jax.jit(start).lower(keys, args).compile()
+            start = jax.jit(start).lower(keys, args).compile(run_once_options(args))
             begin = chains.shapes(start.out_info[0])
         if method == "sequential":  # one chain's program; the inverse mass is shared
             begin = None if begin is None else Start(chains.one_chain(begin.position), begin[1])
@@ -202,7 +202,7 @@ def compile_nuts(
     # (measured: 6.5 s -> 5.3 s wall for the national model on 2 cores), and the longer
     # one's tail leaves a core to `while_compiling`.
     pool = ThreadPoolExecutor(max_workers=3)
-    futures = [pool.submit(lowered.compile) for lowered in (init, advance)]
+    futures = [pool.submit(init.compile, run_once_options(args)), pool.submit(advance.compile)]
     shadow = None if while_compiling is None else pool.submit(while_compiling, sites)
     try:
         init, advance = (future.result() for future in futures)

@@ -30,6 +30,25 @@ def shape_key(tree: Any) -> tuple:
     return (str(treedef), tuple((np.shape(x), str(jax.numpy.asarray(x).dtype)) for x in leaves))
 
 
+# XLA's fusion emitters take a third of the compile of a program that runs once per fit and
+# costs milliseconds (a sampler's start search and init): for the national example's init,
+# 4.7 -> 3.0 CPU s to compile, 21 -> 28 ms to run (benchmarks/first_fit.py: a cold
+# `mmmlab fit --example` 12.0 -> 10.7 s). Optimisation level 0 as well compiled it in 1.2 s
+# but ran it in 0.11 s, on every fit of a warm process too.
+RUN_ONCE_COMPILE = {"xla_cpu_use_fusion_emitters": False}
+RUN_ONCE_MAX_DATA = 50_000  # data elements up to which a run-once program compiles so
+
+
+def run_once_options(args: Any) -> dict[str, Any] | None:
+    """Compiler options for a program that runs once per fit on `args`: `RUN_ONCE_COMPILE`
+    on a CPU for data of up to `RUN_ONCE_MAX_DATA` elements (larger models' starts run for
+    seconds, where unfused code costs more than its compile saves), else None (XLA's own)."""
+    size = sum(int(np.size(x)) for x in jax.tree_util.tree_leaves(args))
+    if jax.default_backend() == "cpu" and size <= RUN_ONCE_MAX_DATA:
+        return RUN_ONCE_COMPILE
+    return None
+
+
 class ProgramCache:
     """Compiled programs by key: (what, model structure, argument shapes, settings)."""
 
