@@ -28,9 +28,16 @@ def test_release_frees_the_executables_memory_maps() -> None:
     assert fresh  # the cache forgot its programs
 
 
-@pytest.mark.parametrize(("fraction", "released"), [(0.0, True), (1.0, False)])
-def test_release_if_crowded_compares_the_maps_with_the_limit(fraction, released) -> None:
-    cache = ProgramCache()
+@pytest.mark.parametrize(("crowded_at", "released"), [(0.0, True), (1.0, False)])
+def test_release_if_crowded_compares_the_maps_with_the_limit(crowded_at, released) -> None:
+    cache = ProgramCache(crowded_at)
     cache.get("kept?", lambda: jax.jit(jnp.cos))
-    assert cache.release_if_crowded(fraction) is released
+    assert cache.release_if_crowded() is released
     assert cache.get("kept?", lambda: jax.jit(jnp.cos))[1] is released
+
+
+def test_a_build_in_a_crowded_process_frees_the_programs_first() -> None:
+    cache = ProgramCache(crowded_at=0.0)  # any process is crowded
+    cache.get("first", lambda: jax.jit(jnp.cos))
+    cache.get("second", lambda: jax.jit(jnp.sin))
+    assert cache.get("first", lambda: jax.jit(jnp.cos))[1]  # forgotten by the second build

@@ -88,17 +88,22 @@ class HillMixtureFit:
 
         return self._of_window("window", dataset, compute)
 
+    def _curves(self, dataset: Dataset) -> np.ndarray:
+        """(S, T, K) each component's Hill curve over the window, read by the media and the
+        means (scoring asks for both of one window)."""
+        s, _ = self._window(dataset)
+        return self._of_window("curves", dataset, lambda: np.asarray(hill_curves(self.draws, s)))
+
     def _media(self, dataset: Dataset) -> np.ndarray:
         """Each component's media response A_k hill_k(s) (S, T, K)."""
-        s, _ = self._window(dataset)
-        return np.asarray(component_media(self.draws, hill_curves(self.draws, s)))
+        return np.asarray(component_media(self.draws, self._curves(dataset)))
 
     def _component_means(self, dataset: Dataset) -> np.ndarray:
         """(S, T, K) the expected target under each component."""
-        s, t_std = self._window(dataset)
+        _, t_std = self._window(dataset)
 
         def compute() -> np.ndarray:
-            return np.asarray(component_means(self.draws, hill_curves(self.draws, s), t_std))
+            return np.asarray(component_means(self.draws, self._curves(dataset), t_std))
 
         return self._of_window("means", dataset, compute)
 

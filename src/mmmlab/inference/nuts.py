@@ -174,6 +174,7 @@ def compile_nuts(
     one start per chain, chains in parallel or in turn): a new process reads them instead of
     tracing the model, and compiles the same programs."""
     init, advance, start = nuts_kernels(model, settings)
+    once = run_once_options(args)  # the start search and init run once per fit
     method = chains.chain_method(settings.num_chains, settings.chain_method)
     multi = (settings.num_starts or 1) > 1
     stored = None
@@ -186,7 +187,7 @@ def compile_nuts(
         advance = chains.over_chains(advance, method, (0, None))
         begin = None
         if multi:
-            start = jax.jit(start).lower(keys, args).compile(run_once_options(args))
+            start = jax.jit(start).lower(keys, args).compile(once)
             begin = chains.shapes(start.out_info[0])
         if method == "sequential":  # one chain's program; the inverse mass is shared
             begin = None if begin is None else Start(chains.one_chain(begin.position), begin[1])
@@ -202,7 +203,7 @@ def compile_nuts(
     # (measured: 6.5 s -> 5.3 s wall for the national model on 2 cores), and the longer
     # one's tail leaves a core to `while_compiling`.
     pool = ThreadPoolExecutor(max_workers=3)
-    futures = [pool.submit(init.compile, run_once_options(args)), pool.submit(advance.compile)]
+    futures = [pool.submit(init.compile, once), pool.submit(advance.compile)]
     shadow = None if while_compiling is None else pool.submit(while_compiling, sites)
     try:
         init, advance = (future.result() for future in futures)

@@ -8,8 +8,9 @@ keeps the executables, so a new process traces but does not compile again.
 
 Each executable in memory holds a few memory maps of its own, and Linux stops a process at
 ``vm.max_map_count`` of them (65,530 by default) with "Cannot allocate memory" in the next
-compile. A long-lived process that fits many shapes (a benchmark worker, a test worker) calls
-`ProgramCache.release_if_crowded` between jobs: past half the limit, every compiled program is
+compile. So before it builds a program, the cache looks at the maps this process holds
+(`ProgramCache.release_if_crowded`): past half the limit, as a long-lived process that fits many
+shapes reaches (a benchmark worker, a test worker, a service), every compiled program is
 dropped, and the next use traces again and reads the disk cache.
 """
 
@@ -50,15 +51,20 @@ def run_once_options(args: Any) -> dict[str, Any] | None:
 
 
 class ProgramCache:
-    """Compiled programs by key: (what, model structure, argument shapes, settings)."""
+    """Compiled programs by key: (what, model structure, argument shapes, settings).
+    crowded_at : the share of Linux's memory-map limit past which a build first frees every
+    program (`release_if_crowded`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, crowded_at: float = 0.5) -> None:
         self._programs: dict[Hashable, Any] = {}
+        self.crowded_at = crowded_at
 
     def get(self, key: Hashable, build: Callable[[], Any]) -> tuple[Any, bool]:
-        """The program under `key`, built by `build()` on first use; and whether it was."""
+        """The program under `key`, built by `build()` on first use; and whether it was.
+        A build first frees every program if the process is crowded (`release_if_crowded`)."""
         fresh = key not in self._programs
         if fresh:
+            self.release_if_crowded()
             self._programs[key] = build()
         return self._programs[key], fresh
 
@@ -72,11 +78,11 @@ class ProgramCache:
         jax.clear_caches()
         gc.collect()
 
-    def release_if_crowded(self, fraction: float = 0.5) -> bool:
-        """`release` when this process holds more than `fraction` of the memory maps Linux
+    def release_if_crowded(self) -> bool:
+        """`release` when this process holds more than `crowded_at` of the memory maps Linux
         allows it; whether it did (never where /proc does not tell)."""
         counts = memory_maps()
-        if counts is None or counts[0] <= fraction * counts[1]:
+        if counts is None or counts[0] <= self.crowded_at * counts[1]:
             return False
         self.release()
         return True
@@ -86,7 +92,7 @@ def memory_maps() -> tuple[int, int] | None:
     """(memory maps this process holds, the most it may hold), or None off Linux."""
     try:
         with open("/proc/self/maps", "rb") as maps:
-            held = sum(1 for _ in maps)
+            held = maps.read().count(b"\n")
         limit = int(Path("/proc/sys/vm/max_map_count").read_text())
     except (OSError, ValueError):
         return None

@@ -105,12 +105,9 @@ def split_outcome(outcome: Outcome) -> list[Outcome]:
 
 def run_cells(jobs: list[CellJob]) -> list[tuple[str, Any]]:
     """The worker function of a batch task: fit the cells of one shape together and score
-    each; ``peak_memory_gb`` is the batch's peak (the cells share the process). Like
-    `cell.run_cell`, a worker crowded with compiled programs drops them first."""
+    each; ``peak_memory_gb`` is the batch's peak (the cells share the process)."""
     from mmmlab.bench.run.resources import PeakMemory
-    from mmmlab.inference.programs import PROGRAMS
 
-    PROGRAMS.release_if_crowded()
     with PeakMemory() as peak:
         results = _run_cells(jobs)
     return [

@@ -11,14 +11,11 @@ from mmmlab.bench.run.fit_cell import run_here
 from mmmlab.bench.run.isolated import run_isolated
 from mmmlab.bench.run.job import CellJob, CellResult
 from mmmlab.bench.run.resources import PeakMemory
-from mmmlab.inference.programs import PROGRAMS
 
 
 def run_cell(job: CellJob) -> CellResult:
     """Fit and score one cell. ``peak_memory_gb`` is the highest resident memory of this
-    process and its children (a peer's interpreter included) while the cell ran. A worker
-    that has compiled many programs drops them first (`ProgramCache.release_if_crowded`)."""
-    PROGRAMS.release_if_crowded()
+    process and its children (a peer's interpreter included) while the cell ran."""
     with PeakMemory() as peak:
         out = run_isolated(job) if job.python else run_here(job)
     if out.skipped is None:
