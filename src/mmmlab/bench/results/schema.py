@@ -8,8 +8,10 @@ store (mmmlab before that) gains the two columns, empty for the cells it already
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import NamedTuple
 
 STATUSES = ("pending", "running", "done", "failed", "skipped")
@@ -31,6 +33,20 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 WAL = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 KEY_COLUMNS = ("code_version", "data_fingerprint")  # added by version 2
+
+
+def create_store(db: Path) -> None:
+    """Create the store's file `db` with its tables: made beside it, then moved into place,
+    so a reader polling a starting run (`mmmlab bench status`) never opens a half-made store
+    and calls it damaged."""
+    fresh = db.with_name(db.name + ".new")
+    fresh.unlink(missing_ok=True)
+    conn = sqlite3.connect(fresh)
+    try:
+        conn.executescript(WAL + SCHEMA)
+    finally:
+        conn.close()  # checkpoints the write-ahead log into the file
+    os.replace(fresh, db)
 
 
 class StoreError(ValueError):

@@ -47,6 +47,7 @@ from mmmlab.bench.results.schema import (
     CellKey,
     StoreError,
     connect,
+    create_store,
     metric_rows,
     migrate,
 )
@@ -116,7 +117,7 @@ class Store:
                 raise damaged(db, problem)
             (run_dir / "artifacts").mkdir(parents=True, exist_ok=True)
             if not (db.is_file() and db.stat().st_size):
-                _create_atomic(db)  # a reader never meets a file without its tables
+                create_store(db)  # a reader never meets a file without its tables
             store = cls(run_dir, connect(str(db)), False, db)
             with named(db):
                 store._conn.executescript(WAL + SCHEMA)
@@ -437,17 +438,3 @@ def _same_spec(snapshot: Path, spec_text: str | None) -> bool:
 def _write_atomic(path: Path, text: str) -> None:
     path.with_name(path.name + ".tmp").write_text(text, encoding="utf-8")
     os.replace(path.with_name(path.name + ".tmp"), path)
-
-
-def _create_atomic(db: Path) -> None:
-    """Create the store's file with its tables beside `db`, then move it into place, so a
-    reader polling a starting run (`mmmlab bench status`) never opens a half-made store
-    and calls it damaged."""
-    fresh = db.with_name(db.name + ".new")
-    fresh.unlink(missing_ok=True)
-    conn = sqlite3.connect(fresh)
-    try:
-        conn.executescript(WAL + SCHEMA)
-    finally:
-        conn.close()  # checkpoints the write-ahead log into the file
-    os.replace(fresh, db)
