@@ -107,10 +107,21 @@ def test_convergence_rate_by_model(tables):
             "n_done": [6, 5],
             "n_assessed": [6, 5],
             "n_converged": [5, 5],
-            "rate": [5 / 6, 1.0],
+            "rate": [5 / 6, 1.0],  # no divergences recorded: no column for them
         }
     )
     pd.testing.assert_frame_equal(got, expected)
+
+
+def test_convergence_rate_counts_converged_cells_that_diverged(tables):
+    """A cell can pass R-hat and ESS yet have divergent transitions: the convergence table
+    says how many of the converged cells did."""
+    _, metrics = tables
+    diverged = {"A/m1/seed=0": 12.0, "B/m1/seed=2": 3.0}  # converged; not converged
+    extra = metrics[metrics["metric"] == "converged"].assign(metric="divergences")
+    extra["value"] = [diverged.get(c, 0.0) for c in extra["cell"]]
+    got = summary.convergence_rate(pd.concat([metrics, extra], ignore_index=True))
+    assert got.set_index("model")["n_converged_divergent"].to_dict() == {"m1": 1, "m2": 0}
 
 
 def test_describe_overall_matches_hand_computation(tables):

@@ -44,7 +44,7 @@ KEY_METRICS = [
     *("delta_loo", "max_rhat", "ess_per_s", "sample_s", "r2_test", "decomp_rssd", "roas_mae"),
 ]
 # Shown beside each worst run by R-hat: how badly it mixed and what it cost in fit.
-WORST_RUN_COLUMNS = ("min_ess_bulk", "elpd_loo", "test_rmse")
+WORST_RUN_COLUMNS = ("min_ess_bulk", "divergences", "elpd_loo", "test_rmse")
 DEFAULT_CATASTROPHIC_RULES: dict[str, tuple[str, float]] = {"elpd_loo": ("<", -2000.0)}
 _OPERATORS: dict[str, Callable[[object, object], object]] = {
     "<": operator.lt,
@@ -67,9 +67,12 @@ def convergence_rate(metrics: pd.DataFrame, by: Sequence[str] = ("model",)) -> p
     Returns
     -------
     DataFrame
-        Columns ``*by, n_done, n_assessed, n_converged, rate``. ``n_assessed`` counts done cells
-        with a recorded ``converged`` flag (optimisers have none); ``rate`` is
-        ``n_converged / n_assessed``, NaN when nothing was assessed.
+        Columns ``*by, n_done, n_assessed, n_converged, rate, n_converged_divergent``.
+        ``n_assessed`` counts done cells with a recorded ``converged`` flag (optimisers have
+        none); ``rate`` is ``n_converged / n_assessed``, NaN when nothing was assessed.
+        ``n_converged_divergent`` counts the converged cells whose sampler still diverged
+        (``divergences`` > 0: R-hat and ESS can pass over a region NUTS could not enter), NaN
+        where the group records no divergences; the column is left out where no group does.
     """
     table = done_wide(metrics)
     rows = []
@@ -77,8 +80,15 @@ def convergence_rate(metrics: pd.DataFrame, by: Sequence[str] = ("model",)) -> p
         flag = group["converged"]
         assessed, converged = int(flag.notna().sum()), int((flag == 1).sum())
         rate = converged / assessed if assessed else np.nan
-        rows.append((*key, len(group), assessed, converged, rate))
-    return pd.DataFrame(rows, columns=[*by, "n_done", "n_assessed", "n_converged", "rate"])
+        divergent = np.nan
+        if "divergences" in group and group["divergences"].notna().any():
+            divergent = int(((flag == 1) & (group["divergences"] > 0)).sum())
+        rows.append((*key, len(group), assessed, converged, rate, divergent))
+    columns = ["n_done", "n_assessed", "n_converged", "rate", "n_converged_divergent"]
+    out = pd.DataFrame(rows, columns=[*by, *columns])
+    if out["n_converged_divergent"].isna().all():  # no cell recorded divergences
+        out = out.drop(columns="n_converged_divergent")
+    return out
 
 
 def _describe_values(values: np.ndarray, converged: np.ndarray, trim: float) -> list[float]:
