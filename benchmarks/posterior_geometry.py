@@ -46,22 +46,23 @@ variance, 1 under their prior alone, and the geo spread's quantiles).
     .venv/bin/python benchmarks/posterior_geometry.py --draws /tmp/lb/fit --trial 200 1000
 
 Measured 2026-12-06 on that fit (4 x 1000 draws of 1,729 coordinates; converged, min bulk ESS
-729, on `effect_geo_sd`; median 5,663): the geo deviations' posterior variance is 0.72-0.99 of
-the prior's and the geo spread's 5% / 50% / 95% quantiles are 0.005-0.045 / 0.048-0.207 /
-0.128-0.381 over channels, near its HalfNormal(0.2) prior's 0.013 / 0.135 / 0.392: the data
-barely tell the geos' channel effects apart, so the non-centred form is the right one (each
-channel partially centred, ``w = lambda_c log effect_c + sd_c^lambda_c z`` with lambda_c from
-the Laplace Hessian, 0.03-0.93, tried in plain NumPyro: 767 leapfrog steps per draw against
-127). The largest eigenvalue at 5 draws: diagonal metric 83-195, its direction a channel's
-effect with its saturation, seasonality and trend; dense shared metric 30-77, its direction
-the geo spread (`effect_geo_sd` 87-95%): the funnel, whose curvature changes from draw to
-draw as the spread does, so no fixed metric takes it out. `--trial 200 1000` on that fit (one
-chain from its draw 1,333; the step size tuned over 200 iterations): diagonal metric 63 leapfrog
-steps per draw, step size 0.090, lowest bulk ESS of 1,000 draws 287 (`effect_geo_sd`); dense
-shared 63 steps, 0.092, lowest 232 (`geometric_alpha`; `effect_geo_sd` 247). From draw 1,234
-(the same code in a scratch script) the dense block took 31 steps at step size 0.103 with
-lowest ESS 84, the diagonal 63 at 0.073 with 201: half the gradients, yet 15% fewer ESS per
-gradient. Either way a dense block, even one learnt from 4,000 draws, does not pay.
+729, median 5,663; the lowest by NumPyro's estimator `effect_geo_sd`'s, 747): the geo
+deviations' posterior variance is 0.72-0.99 of the prior's and the geo spread's 5% / 50% / 95%
+quantiles are 0.005-0.045 / 0.048-0.207 / 0.128-0.381 over channels, near its HalfNormal(0.2)
+prior's 0.013 / 0.135 / 0.392: the data barely tell the geos' channel effects apart, so the
+non-centred form is the right one (each channel partially centred, ``w = lambda_c log effect_c +
+sd_c^lambda_c z`` with lambda_c from the Laplace Hessian, 0.03-0.93, tried in plain NumPyro: 767
+leapfrog steps per draw against 127). The largest eigenvalue at 5 draws: diagonal metric 83-195,
+its direction a channel's effect with its saturation, seasonality and trend; dense shared metric
+30-77, its direction the geo spread (`effect_geo_sd` 87-95%): the funnel, whose curvature
+changes from draw to draw as the spread does, so no fixed metric takes it out. `--trial 200
+1000` on that fit (one chain from its draw 1,333; the step size tuned over 200 iterations):
+diagonal metric 63 leapfrog steps per draw, step size 0.090, lowest bulk ESS of 1,000 draws 287
+(`effect_geo_sd`); dense shared 63 steps, 0.092, lowest 232 (`geometric_alpha`; `effect_geo_sd`
+247). From draw 1,234 (the same code in a scratch script) the dense block took 31 steps at step
+size 0.103 with lowest ESS 84, the diagonal 63 at 0.073 with 201: half the gradients, yet 15%
+fewer ESS per gradient. Either way a dense block, even one learnt from 4,000 draws, does not
+pay.
 """
 
 from __future__ import annotations
