@@ -227,7 +227,8 @@ def metric_trial(model, args, draws: dict, shared: tuple, dense: bool, warmup: i
     rest = tuple(k for k in sorted(draws) if k not in shared)
     if dense:
         inverse_mass = {shared: jnp.asarray(np.cov(stacked(shared).T))}
-        inverse_mass[rest] = jnp.asarray(stacked(rest).var(0))
+        if rest:  # national data have no per-geo sites: the block is the whole metric
+            inverse_mass[rest] = jnp.asarray(stacked(rest).var(0))
     else:
         inverse_mass = jnp.asarray(stacked(tuple(sorted(draws))).var(0))
     kernel = NUTS(
