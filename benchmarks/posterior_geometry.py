@@ -58,17 +58,19 @@ its direction a channel's effect with its saturation, seasonality and trend; den
 changes from draw to draw as the spread does, so no fixed metric takes it out. `--trial 200
 1000` on that fit (one chain from its draw 1,333; the step size tuned over 200 iterations):
 diagonal metric 63 leapfrog steps per draw, step size 0.090, lowest bulk ESS of 1,000 draws 287
-(`effect_geo_sd`); dense shared 63 steps, 0.092, lowest 232 (`geometric_alpha`; `effect_geo_sd`
-247). From draw 1,234 (the same code in a scratch script) the dense block took 31 steps at step
-size 0.103 with lowest ESS 84, the diagonal 63 at 0.073 with 201: half the gradients, yet 15%
-fewer ESS per gradient. Either way a dense block, even one learnt from 4,000 draws, does not
-pay.
+(`effect_geo_sd`); dense shared 31 steps, 0.107, lowest 55 (`geometric_alpha`; `effect_geo_sd`
+83): half the gradients per draw, 2.6 times fewer ESS per gradient (1.8e-3 against 4.6e-3). One
+chain's trial is chaotic: a metric differing by 2e-16 (the same covariance summed in another
+order) gave the dense block 63 steps and lowest ESS 232, and from draw 1,234 31 steps and 84
+against the diagonal's 201; in every run the dense block gave fewer ESS per gradient, so even
+one learnt from 4,000 draws does not pay.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import mmmlab  # sets the XLA host devices before JAX is imported
 
@@ -106,9 +108,7 @@ def main() -> None:
     dataset, _ = simulate(a.preset, 0)
     model, _, _, data, y = bind(dataset, ModelConfig())
     args = (data, y)
-    z0 = prior_center_init(model, args, jax.random.PRNGKey(0), 0.5)
-    flat0, unravel = ravel_pytree(z0)
-    labels = np.concatenate([np.full(np.size(v), k) for k, v in sorted(z0.items())])
+    z0, flat0, unravel, labels = coordinates(model, args)
 
     def f(x: jnp.ndarray) -> jnp.ndarray:
         return potential_energy(model, args, {}, unravel(x))
@@ -154,20 +154,18 @@ def at_draws(fit_dir: str, points: int, trial: tuple[int, int] | None) -> None:
     eigenvalue of the Hessian preconditioned by the draws' variances (what NUTS adapts) and by
     their dense covariance over the shared sites; and how far the data move the geo sites.
     With `trial` (warmup, draws), `metric_trial` of both metrics."""
-    from numpyro.distributions.transforms import biject_to
-    from numpyro.handlers import seed, trace
+    from numpyro.infer.util import unconstrain_fn
     from scipy.sparse.linalg import LinearOperator, eigsh
 
     fit = mmmlab.load(fit_dir)
     model, _, _, data, y = bind(fit.train, fit.config)
     args = (data, y)
-    sites = trace(seed(model, 0)).get_trace(*args)
-    z0 = prior_center_init(model, args, jax.random.PRNGKey(0), 0.5)
-    _, unravel = ravel_pytree(z0)
-    labels = np.concatenate([np.full(np.size(v), k) for k, v in sorted(z0.items())])
+    z0, _, unravel, labels = coordinates(model, args)
     flat = fit.flat_posterior()
-    draws = {k: biject_to(sites[k]["fn"].support).inv(jnp.asarray(flat[k])) for k in z0}
-    u = np.asarray(jax.vmap(lambda d: ravel_pytree(d)[0])(draws))  # (S, D) unconstrained
+    draws = {k: jnp.asarray(flat[k]) for k in z0}
+    u = np.asarray(  # (S, D) unconstrained, in the order of `labels`
+        jax.vmap(lambda d: ravel_pytree(unconstrain_fn(model, args, {}, d))[0])(draws)
+    )
     print(f"{fit_dir}: {u.shape[0]} draws of {u.shape[1]} coordinates")
     if "effect_geo_z" in z0:
         var = np.median(flat["effect_geo_z"].var(0), axis=-1)  # (C,): 1 = the prior's
@@ -179,7 +177,7 @@ def at_draws(fit_dir: str, points: int, trial: tuple[int, int] | None) -> None:
             f"{spread[1].min():.3f}-{spread[1].max():.3f}, "
             f"95% {spread[2].min():.3f}-{spread[2].max():.3f}"
         )
-    shared = np.isin(labels, shared_sites(z0))
+    shared = ~np.isin(labels, PER_GEO)
     sd = u.std(0)
     root = np.linalg.cholesky(np.cov(u[:, shared].T))
 
@@ -206,31 +204,37 @@ def at_draws(fit_dir: str, points: int, trial: tuple[int, int] | None) -> None:
         print(f"  draw {i}: largest eigenvalue, " + "; ".join(row))
     if trial:
         for dense in (False, True):
-            metric_trial(model, args, draws, shared_sites(z0), dense, *trial)
+            metric_trial(model, args, u, labels, unravel, dense, *trial)
 
 
-def shared_sites(z0: dict) -> tuple[str, ...]:
-    return tuple(k for k in sorted(z0) if k not in PER_GEO)
+def coordinates(model, args: tuple) -> tuple[dict, jnp.ndarray, Callable, np.ndarray]:
+    """The model's unconstrained coordinates: a point by site (the prior centre, jittered),
+    it flattened (D,), the map back to sites, and each coordinate's site name (D,)."""
+    z0 = prior_center_init(model, args, jax.random.PRNGKey(0), 0.5)
+    flat, unravel = ravel_pytree(z0)
+    labels = np.concatenate([np.full(np.size(v), k) for k, v in sorted(z0.items())])
+    return z0, flat, unravel, labels
 
 
-def metric_trial(model, args, draws: dict, shared: tuple, dense: bool, warmup: int, n: int):
-    """One chain of NumPyro's NUTS from a posterior draw with the metric fixed from `draws`
-    (site -> (S, ...) unconstrained): their variances, or with `dense` their covariance over
-    the `shared` sites; the step size tuned over `warmup`. Prints leapfrog steps per draw, the
-    step size and the lowest single-chain bulk ESS over `n` draws, by site."""
+def metric_trial(model, args, u: np.ndarray, labels, unravel, dense: bool, warmup: int, n: int):
+    """One chain of NumPyro's NUTS from a posterior draw with the metric fixed from the draws
+    `u` (S, D) unconstrained: their variances, or with `dense` their covariance over the shared
+    sites (all but `PER_GEO`); the step size tuned over `warmup`. Prints leapfrog steps per
+    draw, the step size and the lowest single-chain bulk ESS over `n` draws, by site."""
     from numpyro.diagnostics import effective_sample_size
     from numpyro.infer import MCMC, NUTS
 
-    def stacked(names: tuple) -> np.ndarray:
-        return np.concatenate([np.reshape(draws[k], (len(draws[k]), -1)) for k in names], 1)
-
-    rest = tuple(k for k in sorted(draws) if k not in shared)
-    if dense:
-        inverse_mass = {shared: jnp.asarray(np.cov(stacked(shared).T))}
-        if rest:  # national data have no per-geo sites: the block is the whole metric
-            inverse_mass[rest] = jnp.asarray(stacked(rest).var(0))
+    sites = tuple(map(str, dict.fromkeys(labels)))  # sorted, as `ravel_pytree` orders them
+    shared = tuple(k for k in sites if k not in PER_GEO)
+    rest = tuple(k for k in sites if k in PER_GEO)
+    if dense:  # the blocks' coordinates keep the sites' sorted order, as `u`'s columns do
+        block = np.isin(labels, shared)
+        inverse_mass = {  # every model has `intercept` and `sigma`: `rest` is never empty
+            shared: jnp.asarray(np.cov(u[:, block].T)),
+            rest: jnp.asarray(u[:, ~block].var(0)),
+        }
     else:
-        inverse_mass = jnp.asarray(stacked(tuple(sorted(draws))).var(0))
+        inverse_mass = jnp.asarray(u.var(0))
     kernel = NUTS(
         potential_fn=lambda z: potential_energy(model, args, {}, z),
         dense_mass=[shared] if dense else False,
@@ -240,7 +244,7 @@ def metric_trial(model, args, draws: dict, shared: tuple, dense: bool, warmup: i
         max_tree_depth=(6, 10),  # as mmmlab's warmup and sampling
     )
     mcmc = MCMC(kernel, num_warmup=warmup, num_samples=n, progress_bar=False)
-    start = {k: v[len(v) // 3] for k, v in draws.items()}
+    start = unravel(jnp.asarray(u[len(u) // 3]))
     t0 = time.perf_counter()
     mcmc.run(jax.random.PRNGKey(1), init_params=start, extra_fields=("num_steps", "adapt_state"))
     stats = jax.device_get(mcmc.get_extra_fields())
